@@ -37,7 +37,7 @@ def _build(name: str, xp: Any) -> types.SimpleNamespace:
         ns.sigmoid = torch.sigmoid
         ns.log_sigmoid = torch.nn.functional.logsigmoid
         # torch's own softplus switches to x above a threshold (an approximation).
-        ns.softplus = lambda x: torch.clamp_min(x, 0) + torch.log1p(torch.exp(-x.abs()))
+        ns.softplus = lambda x: torch.logaddexp(x, torch.zeros((), dtype=x.dtype, device=x.device))
     else:
         import jax
 

@@ -136,7 +136,8 @@ class ActivationSpec:
         symbols = {p: sympy.Symbol(p, real=True) for p in self.param_names}
         x = sympy.Symbol("x", real=True)
         expr = sympy.parse_expr(self.expression, local_dict={"x": x, **symbols, **_SYMPY_EXTRAS()})
-        return expr.subs({symbols[k]: sympy.nsimplify(v) for k, v in params.items()})
+        # exact binary value of each float, so the reference sees the same numbers we compute with
+        return expr.subs({symbols[k]: sympy.Rational(v) for k, v in params.items()})
 
     def bind(self, **params: Any) -> Activation:
         return Activation(self, params)

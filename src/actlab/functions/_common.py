@@ -2,6 +2,8 @@
 
 import math
 
+from array_api_compat import device as _device
+
 from ..core import (  # noqa: F401 - re-exported for the family modules
     C0,
     C1,
@@ -27,8 +29,9 @@ BIG = 1e18
 
 
 def pick(cond, a, b, like, o):
-    """``where(cond, a, b)`` for scalars a, b, returned in ``like``'s dtype."""
-    return o.astype(o.where(cond, a, b), like.dtype)
+    """``where(cond, a, b)`` for scalars a, b, in ``like``'s dtype and device."""
+    dev = _device(like)
+    return o.where(cond, o.asarray(a, dtype=like.dtype, device=dev), o.asarray(b, dtype=like.dtype, device=dev))
 
 
 def step01(cond, like, o):

@@ -189,7 +189,7 @@ register(ActivationSpec(
     name="sqnl", family=FAMILY,
     description="Square nonlinearity: x - x|x|/4 on [-2, 2], saturating at +-1.",
     forward=_sqnl,
-    derivative=lambda x, y, o: o.where(o.abs(x) < 2.0, 1.0 - o.abs(x) / 2.0, 0.0 * x),
+    derivative=lambda x, y, o: o.maximum(1.0 - o.abs(x) / 2.0, 0.0),
     expression="Piecewise((1, x > 2), (-1, x < -2), (x - x*Abs(x)/4, True))",
     properties=Properties(range=(-1.0, 1.0), monotonic=True, smoothness=C1, zero_centred=True),
     aliases=("square_nonlinearity",),
@@ -200,8 +200,9 @@ register(ActivationSpec(
 def _soft_clipping(x, o, alpha):
     # (softplus(a x) - softplus(a (x - 1))) / a, arranged so that neither branch cancels
     a = alpha * x
-    hi = o.maximum(a, alpha)  # branch for a >= alpha: alpha + log1p(e^-a) - log1p(e^(alpha - a))
-    lo = o.minimum(a, alpha)
+    # each branch sees a clamped to its own side; where-clamps keep autograd exact at the tie
+    hi = o.where(a < alpha, alpha, a)  # a >= alpha: alpha + log1p(e^-a) - log1p(e^(alpha - a))
+    lo = o.where(a >= alpha, alpha, a)
     upper = alpha + o.log1p(o.exp(-hi)) - o.log1p(o.exp(alpha - hi))
     lower = o.softplus(lo) - o.softplus(lo - alpha)
     return o.where(a >= alpha, upper, lower) / alpha
