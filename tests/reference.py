@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import mpmath
 import numpy as np
@@ -34,7 +34,7 @@ def grid(act: actlab.Activation) -> list[float]:
     return EXTREMES + DENSE + kinks + near
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mp_function(name: str, params: tuple, derivative: bool):
     expr = actlab.get(name, **dict(params)).sympy()
     if derivative:
@@ -55,14 +55,16 @@ def reference(act: actlab.Activation, x: float, derivative: bool = False) -> flo
 
 def _limit(f, sign: int) -> float:
     """The limit at sign*inf from x = 1e60 ... 1e120: a common float value, 0 for a decay, +-inf
-    when the values grow past 1e100 with one sign, else nan (no limit, e.g. an oscillation)."""
+    when the values grow without bound with one sign, else nan (no limit, e.g. an oscillation)."""
     with mpmath.workdps(DPS + 130):  # enough digits that x - 1 differs from x at 1e120
         vals = [_to_float(f(sign * mpmath.mpf(10) ** k)) for k in range(60, 130, 10)]
     if all(v == vals[0] for v in vals):
         return vals[0]
     if all(abs(v) < 1e-50 for v in vals[-3:]):  # decays to 0, e.g. like 1/x
         return 0.0
-    grows = all(abs(b) >= abs(a) for a, b in zip(vals, vals[1:])) and abs(vals[-1]) > 1e100
+    steps = [abs(b) - abs(a) for a, b in zip(vals, vals[1:])]
+    # unbounded: |f| keeps increasing, either past 1e100 or without its steps shrinking (like log x)
+    grows = all(d > 0 for d in steps) and (abs(vals[-1]) > 1e100 or steps[-1] >= 0.5 * steps[0])
     if grows and len({math.copysign(1, v) for v in vals}) == 1:
         return math.copysign(math.inf, vals[-1])
     return math.nan

@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
-from reference import DENSE, TOL, elementwise_names, error_score, grid, reference
 
 import actlab
+from reference import DENSE, TOL, elementwise_names, error_score, grid, reference
 
 NAMES = elementwise_names()
 

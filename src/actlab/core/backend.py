@@ -9,6 +9,7 @@ Nothing here imports torch or jax unless the input already is one of theirs.
 
 from __future__ import annotations
 
+import importlib
 import types
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 from .errors import InputTypeError
 
 _CACHE: dict[str, types.SimpleNamespace] = {}
+_MODULES = {"numpy": "array_api_compat.numpy", "torch": "array_api_compat.torch", "jax": "jax.numpy"}
 
 
 def _build(name: str, xp: Any) -> types.SimpleNamespace:
@@ -60,15 +62,9 @@ def namespace(x_or_name: Any) -> types.SimpleNamespace:
     name = x_or_name if isinstance(x_or_name, str) else backend_name(x_or_name)
     ns = _CACHE.get(name)
     if ns is None:
-        if name == "numpy":
-            import array_api_compat.numpy as xp
-        elif name == "torch":
-            import array_api_compat.torch as xp
-        elif name == "jax":
-            import jax.numpy as xp
-        else:
-            raise ValueError(f"unknown backend {name!r}; expected 'numpy', 'torch' or 'jax'")
-        ns = _CACHE[name] = _build(name, xp)
+        if name not in _MODULES:
+            raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(_MODULES)}")
+        ns = _CACHE[name] = _build(name, importlib.import_module(_MODULES[name]))
     return ns
 
 
@@ -87,9 +83,7 @@ def prepare(x: Any, owner: str) -> tuple[Any, types.SimpleNamespace, Any]:
     dt = x.dtype
     if name == "numpy":
         kind = dt.kind
-        if kind == "V" and dt.name == "bfloat16":
-            kind = "h"
-        elif kind == "f" and dt.itemsize < 4:
+        if kind == "V" and dt.name == "bfloat16" or kind == "f" and dt.itemsize < 4:
             kind = "h"
         if kind in "biu":
             return x.astype(np.float64), ops, None

@@ -37,3 +37,75 @@ def pick(cond, a, b, like, o):
 def step01(cond, like, o):
     """1 where ``cond`` holds, else 0, in ``like``'s dtype."""
     return o.astype(cond, like.dtype)
+
+
+nan = math.nan
+
+# Largest argument whose exp is finite in NumPy, by float width in bits (found by bisection:
+# the next float up overflows). Above it the true e^t exceeds the dtype's largest value.
+EXP_MAX_ARG = {64: 709.782712893384, 32: 88.72283172607422}
+
+
+def exp_safe(t, o):
+    """e^t with +inf, and no overflow warning, where the true value exceeds the dtype's range."""
+    lim = EXP_MAX_ARG.get(o.finfo(t.dtype).bits)
+    if lim is None:
+        return o.exp(t)
+    return o.where(t > lim, inf, o.exp(o.minimum(t, lim)))
+
+
+def finite_or_zero(x, o):
+    """x with +-inf replaced by 0: the argument for a periodic function whose limit is nan."""
+    return o.where(o.isinf(x), 0.0, x)
+
+
+# --- self-gated helpers (x * gate(x)); used by smooth.py, reusable by gated.py -----------
+
+GELU_TANH_C = 0.044715  # the cubic coefficient of the tanh approximation of GELU
+
+
+def gated(x, s, o):
+    """``x * s`` for a gate ``s`` that is exactly 0 where x is infinite: inf * 0 reads as 0.
+
+    ``where`` is applied to x before the product, so no inf * 0 is ever evaluated (no numpy
+    warning) and autodiff sees d/dx = s.
+    """
+    return o.where(s == 0, 0.0, x) * s
+
+
+def sech2(x, o):
+    """sech(x)^2 = 1 - tanh(x)^2 without cancellation: 4 e^-2|x| / (1 + e^-2|x|)^2."""
+    e = o.exp(-2.0 * o.minimum(o.abs(x), 1e4))
+    return 4.0 * e / o.square(1.0 + e)
+
+
+def gelu_erf(x, o):
+    """Exact GELU, x Phi(x) = x/2 erfc(-x/sqrt2); erfc keeps full relative accuracy for x < 0."""
+    return gated(x, 0.5 * o.erfc(-x / SQRT2), o)
+
+
+def gelu_erf_grad(x, o):
+    """d/dx x Phi(x) = Phi(x) + x phi(x)."""
+    xc = o.clip(x, -BIG, BIG)
+    return 0.5 * o.erfc(-x / SQRT2) + xc * (INV_SQRT_2PI * o.exp(-0.5 * o.square(xc)))
+
+
+def _gelu_tanh_arg(x, o):
+    # 2u with u = sqrt(2/pi) (x + c x^3); x clipped so that x^3 stays finite in float32 (the
+    # sigmoid of 2u has saturated long before |x| = 1e6).
+    xc = o.clip(x, -1e6, 1e6)
+    return xc, (2.0 * SQRT_2_OVER_PI) * xc * (1.0 + GELU_TANH_C * xc * xc)
+
+
+def gelu_tanh(x, o):
+    """tanh-GELU, x/2 (1 + tanh u) written as x sigmoid(2u): no cancellation for x < 0."""
+    _, z = _gelu_tanh_arg(x, o)
+    return gated(x, o.sigmoid(z), o)
+
+
+def gelu_tanh_grad(x, o):
+    """d/dx x sigmoid(2u) = s + x 2u' s (1 - s), s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3c x^2)."""
+    xc, z = _gelu_tanh_arg(x, o)
+    s = o.sigmoid(z)
+    dz = (2.0 * SQRT_2_OVER_PI) * (1.0 + (3.0 * GELU_TANH_C) * xc * xc)
+    return s + xc * dz * (s * o.sigmoid(-z))

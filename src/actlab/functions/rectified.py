@@ -189,3 +189,30 @@ register(ActivationSpec(
     paper="Donoho, De-noising by soft-thresholding", year=1995,
     peers={"torch": lambda t, x, lambd: t.nn.functional.softshrink(x, lambd)},
 ))
+
+register(ActivationSpec(
+    name="absolute", family=FAMILY,
+    description="Absolute-value rectification: |x|.",
+    forward=lambda x, o: o.abs(x),
+    derivative=lambda x, y, o: o.sign(x),
+    expression="Abs(x)",
+    properties=Properties(range=(0.0, inf), monotonic=False, smoothness=C0, zero_centred=False,
+                          kinks=(Kink(0.0, 0.0),)),
+    piecewise_linear=True, aliases=("abs", "abs_rectification"),
+    paper="Jarrett et al., What is the Best Multi-Stage Architecture for Object Recognition?", year=2009,
+    notes="f'(0) = 0 (the sign function), as torch.abs's gradient.",
+))
+
+register(ActivationSpec(
+    name="nlrelu", family=FAMILY,
+    description="Natural-logarithm ReLU: log(beta max(x, 0) + 1).",
+    forward=lambda x, o, beta: o.log1p(beta * o.maximum(x, 0.0)),
+    derivative=lambda x, y, o, beta: o.where(x > 0, beta / (1.0 + beta * o.maximum(x, 0.0)), 0.0 * beta),
+    expression="log(beta*Max(x, 0) + 1)",
+    params=(Param("beta", 1.0, low=0.0, open_low=True, doc="scale inside the logarithm"),),
+    properties=Properties(range=(0.0, inf), monotonic=True, smoothness=C0, zero_centred=False,
+                          kinks=(Kink(0.0, 0.0),)),
+    aliases=("natural_log_relu",),
+    paper="Liu et al., Natural-Logarithm-Rectified Activation Function in Convolutional Neural Networks",
+    year=2019,
+))

@@ -219,3 +219,14 @@ register(ActivationSpec(
     properties=Properties(range=(0.0, 1.0), monotonic=True, smoothness=SMOOTH, zero_centred=False),
     paper="Klimek & Perelstein, Neural network-based approach to phase space integration", year=2020,
 ))
+
+register(ActivationSpec(
+    name="bipolar_sigmoid", family=FAMILY,
+    description="Bipolar sigmoid: 2 sigmoid(x) - 1 = tanh(x / 2), a zero-centred logistic.",
+    forward=lambda x, o: o.tanh(0.5 * x),
+    derivative=lambda x, y, o: 0.5 * (1.0 - y * y), grad_from="output",
+    expression="2/(1 + exp(-x)) - 1",
+    properties=Properties(range=(-1.0, 1.0), monotonic=True, smoothness=SMOOTH, zero_centred=True),
+    aliases=("bipolar_logistic",),
+    paper="Fausett, Fundamentals of Neural Networks", year=1994,
+))
