@@ -86,4 +86,5 @@ def error_score(ours: float, ref: float, x: float, dtype: str) -> float:
         return 0.0 if same else math.inf
     err = abs(ours - ref)
     scale = 1.0 if math.isinf(x) else max(1.0, abs(x))
-    return min(err / (rtol * abs(ref)) if ref else math.inf, err / (atol * scale))
+    rel = err / (rtol * abs(ref)) if rtol * abs(ref) > 0 else math.inf  # a subnormal ref underflows
+    return min(rel, err / (atol * scale))

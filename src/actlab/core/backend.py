@@ -31,7 +31,7 @@ def _build(name: str, xp: Any) -> types.SimpleNamespace:
 
         ns.erf, ns.erfc = sc.erf, sc.erfc
         ns.sigmoid, ns.log_sigmoid = sc.expit, sc.log_expit
-        ns.softplus = lambda x: np.logaddexp(0.0, x)
+        ns.softplus = _numpy_softplus
     elif name == "torch":
         import torch
 
@@ -47,6 +47,11 @@ def _build(name: str, xp: Any) -> types.SimpleNamespace:
         ns.sigmoid, ns.log_sigmoid = jax.nn.sigmoid, jax.nn.log_sigmoid
         ns.softplus = lambda x: xp.logaddexp(x, 0.0)
     return ns
+
+
+def _numpy_softplus(x: Any) -> Any:
+    with np.errstate(invalid="ignore"):  # nan in, nan out, without a warning
+        return np.logaddexp(0.0, x)
 
 
 def backend_name(x: Any) -> str:

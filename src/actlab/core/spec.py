@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+import array_api_compat
+
 from .backend import prepare, restore
 from .errors import AxisError, ParameterError
 from .params import Param
@@ -258,7 +260,8 @@ class Activation:
         x, ops, out_dtype = prepare(x, self.name)
         if self.is_elementwise:
             d = self.derivative(x)
-            return restore(d[..., None] * ops.eye(d.shape[-1], dtype=d.dtype), out_dtype)
+            eye = ops.eye(d.shape[-1], dtype=d.dtype, device=array_api_compat.device(d))
+            return restore(d[..., None] * eye, out_dtype)
         axis = self._check_axis(x, axis)
         if self.spec.jacobian is not None:
             return restore(self.spec.jacobian(x, ops, axis, **self.params), out_dtype)
@@ -268,10 +271,10 @@ class Activation:
         assert self.spec.vjp is not None
         y = self.spec.forward(x, ops, axis, **self.params)
         m = y.shape[axis]
+        dev = array_api_compat.device(y)
         rows = []
         for i in range(m):
-            e = ops.zeros((m,), dtype=y.dtype)
-            e = ops.where(ops.arange(m) == i, 1.0, e)
+            e = ops.astype(ops.arange(m, device=dev) == i, y.dtype)
             shape = [1] * y.ndim
             shape[axis] = m
             g = ops.broadcast_to(ops.reshape(e, tuple(shape)), y.shape)

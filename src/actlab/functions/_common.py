@@ -46,12 +46,24 @@ nan = math.nan
 EXP_MAX_ARG = {64: 709.782712893384, 32: 88.72283172607422}
 
 
-def exp_safe(t, o):
-    """e^t with +inf, and no overflow warning, where the true value exceeds the dtype's range."""
+def _exp_clamped(fn, t, o):
     lim = EXP_MAX_ARG.get(o.finfo(t.dtype).bits)
     if lim is None:
-        return o.exp(t)
-    return o.where(t > lim, inf, o.exp(o.minimum(t, lim)))
+        return fn(t)
+    big = t > lim
+    # above lim: t * inf = +inf, so that autograd also sees the infinite slope (the inner where
+    # keeps that inf out of every other element's gradient); nan falls to fn(t) and stays nan
+    return o.where(big, o.where(big, t, lim) * inf, fn(o.where(big, lim, t)))
+
+
+def exp_safe(t, o):
+    """e^t with +inf, and no overflow warning, where the true value exceeds the dtype's range."""
+    return _exp_clamped(o.exp, t, o)
+
+
+def expm1_safe(t, o):
+    """e^t - 1 with +inf, and no overflow warning, where the true value exceeds the dtype's range."""
+    return _exp_clamped(o.expm1, t, o)
 
 
 def finite_or_zero(x, o):
@@ -109,3 +121,32 @@ def gelu_tanh_grad(x, o):
     s = o.sigmoid(z)
     dz = (2.0 * SQRT_2_OVER_PI) * (1.0 + (3.0 * GELU_TANH_C) * xc * xc)
     return s + xc * dz * (s * o.sigmoid(-z))
+
+
+def nonpos(x, o):
+    """min(x, 0) for a negative branch: nan stays nan, and autograd's slope at 0 is 1 (minimum's is 1/2)."""
+    return o.where(x > 0, 0.0, x)
+
+
+def nonneg(x, o):
+    """max(x, 0) for a positive branch: nan stays nan, and autograd's slope at 0 is 1 (maximum's is 1/2)."""
+    return o.where(x < 0, 0.0, x)
+
+
+def softplus(x, o):
+    """log(1 + e^x), exact, without NumPy's invalid-value warning for nan (np.logaddexp(0, nan)
+    raises one); autograd's slope at 0 is sigmoid(0) = 1/2."""
+    pos = x + o.log1p(o.exp(-o.where(x > 0, x, 0.0)))
+    neg = o.log1p(o.exp(o.where(x > 0, 0.0, x)))
+    return o.where(x > 0, pos, neg)
+
+
+def times(c, x, o):
+    """c * x for a Python float c, with +-inf, and no overflow warning, where the product exceeds
+    the largest float (as x * inf there, so that autograd sees the slope); c = 0 gives 0 at +-inf."""
+    if c == 0:
+        return o.where(o.isnan(x), x, o.zeros_like(x))
+    if abs(c) <= 1:
+        return c * x
+    over = o.abs(x) > o.finfo(x.dtype).max / abs(c)
+    return o.where(over, o.where(over, x, 1.0) * math.copysign(inf, c), c * o.where(over, 0.0, x))

@@ -1,10 +1,12 @@
 """Exponential activations: the ELU family, softplus and its relatives, and plain exponentials.
 
-Every exponential is taken of a clamped argument (``expm1(minimum(x, 0))`` on
-the negative branch of an ELU); where the true value overflows (``exponential``
-for x > 709.78 in float64) the result is +inf without an overflow warning.
-Gradient convention at 0 follows PyTorch: an ELU's derivative there is that of
-its negative branch.
+Every exponential is taken of a clamped argument (``expm1(nonpos(x))`` on the
+negative branch of an ELU, where ``nonpos`` is min(x, 0) with autograd's slope 1
+at 0); where the true value overflows (``exponential`` for x > 709.78 in
+float64) the result is +inf without an overflow warning. Gradient convention at
+0 follows PyTorch: an ELU's derivative there is that of its negative branch.
+Functions with a restricted domain (log1mexp; soft_exponential for alpha < 0)
+give -inf at its edge and nan outside it, quietly, as log does.
 """
 
 import math
@@ -20,9 +22,14 @@ from ._common import (
     Param,
     Properties,
     exp_safe,
+    expm1_safe,
     inf,
     nan,
+    nonneg,
+    nonpos,
     register,
+    softplus,
+    times,
 )
 
 FAMILY = "exponential"
@@ -35,11 +42,11 @@ SELU_SCALE = 1.0507009873554804934193349852946
 # --- the ELU family -------------------------------------------------------
 
 def _elu(x, o, alpha):
-    return o.where(x > 0, x, alpha * o.expm1(o.minimum(x, 0.0)))
+    return o.where(x > 0, x, alpha * o.expm1(nonpos(x, o)))
 
 
 def _elu_grad(x, y, o, alpha):
-    return o.where(x > 0, 1.0, alpha * o.exp(o.minimum(x, 0.0)))
+    return o.where(x > 0, 1.0, alpha * o.exp(nonpos(x, o)))
 
 
 register(ActivationSpec(
@@ -61,8 +68,10 @@ register(ActivationSpec(
     name="selu", family=FAMILY,
     description="Scaled ELU: scale * (x for x > 0, alpha (e^x - 1) otherwise), with the "
                 "self-normalizing constants.",
-    forward=lambda x, o, alpha, scale: scale * _elu(x, o, alpha),
-    derivative=lambda x, y, o, alpha, scale: scale * _elu_grad(x, y, o, alpha),
+    # scale * alpha folded into one constant: one rounding fewer on the negative branch
+    forward=lambda x, o, alpha, scale: o.where(x > 0, times(scale, x, o),
+                                               (scale * alpha) * o.expm1(nonpos(x, o))),
+    derivative=lambda x, y, o, alpha, scale: o.where(x > 0, scale, (scale * alpha) * o.exp(nonpos(x, o))),
     expression="scale*Piecewise((x, x > 0), (alpha*(exp(x) - 1), True))",
     params=(Param("alpha", SELU_ALPHA, low=0.0, doc="negative saturation; 1.6732632423543772..."),
             Param("scale", SELU_SCALE, low=0.0, open_low=True, doc="lambda; 1.0507009873554804..."),),
@@ -80,14 +89,14 @@ register(ActivationSpec(
 
 
 def _celu(x, o, alpha):
-    return o.where(x > 0, x, alpha * o.expm1(o.minimum(x, 0.0) / alpha))
+    return o.where(x > 0, x, alpha * o.expm1(nonpos(x, o) / alpha))
 
 
 register(ActivationSpec(
     name="celu", family=FAMILY,
     description="Continuously differentiable ELU: max(0, x) + min(0, alpha (e^(x/alpha) - 1)).",
     forward=_celu,
-    derivative=lambda x, y, o, alpha: o.where(x > 0, 1.0, o.exp(o.minimum(x, 0.0) / alpha)),
+    derivative=lambda x, y, o, alpha: o.where(x > 0, 1.0, o.exp(nonpos(x, o) / alpha)),
     expression="Piecewise((x, x > 0), (alpha*(exp(x/alpha) - 1), True))",
     params=(Param("alpha", 1.0, low=0.0, open_low=True, doc="negative saturation value is -alpha"),),
     properties=Properties(range=(-1.0, inf), monotonic=True, smoothness=C1, zero_centred=False),
@@ -99,14 +108,14 @@ register(ActivationSpec(
 
 
 def _pelu(x, o, a, b):
-    return o.where(x >= 0, (a / b) * x, a * o.expm1(o.minimum(x, 0.0) / b))
+    return o.where(x >= 0, times(a / b, x, o), a * o.expm1(nonpos(x, o) / b))
 
 
 register(ActivationSpec(
     name="pelu", family=FAMILY,
     description="Parametric ELU: (a/b) x for x >= 0, a (e^(x/b) - 1) otherwise.",
     forward=_pelu,
-    derivative=lambda x, y, o, a, b: o.where(x >= 0, a / b, (a / b) * o.exp(o.minimum(x, 0.0) / b)),
+    derivative=lambda x, y, o, a, b: o.where(x >= 0, a / b, (a / b) * o.exp(nonpos(x, o) / b)),
     expression="Piecewise((a/b*x, x >= 0), (a*(exp(x/b) - 1), True))",
     params=(Param("a", 1.0, low=0.0, open_low=True, learnable=True, doc="negative saturation -a"),
             Param("b", 1.0, low=0.0, open_low=True, learnable=True, doc="scale of the exponential decay"),),
@@ -118,21 +127,22 @@ register(ActivationSpec(
 
 
 def _pdelu(x, o, alpha, t):
-    xn = o.minimum(x, 0.0)
+    xn = nonpos(x, o)
     if t == 1.0:  # the deformed exponential's limit: the ELU
         neg = o.expm1(xn)
     else:
-        base = o.maximum(1.0 + (1.0 - t) * xn, 0.0)
-        neg = base ** (1.0 / (1.0 - t)) - 1.0
+        # [1 + u]_+^(1/(1-t)) - 1 with u = (1-t) x, as expm1(log1p(u)/(1-t)) so that it does not
+        # cancel near 0; u <= -1 (only for t < 1) is the flat part, -1.
+        u = (1.0 - t) * xn
+        inside = o.expm1(o.log1p(o.where(u <= -1.0, 0.0, u)) / (1.0 - t))
+        neg = o.where(u <= -1.0, -1.0, inside)
     return o.where(x > 0, x, alpha * neg)
 
 
 def _pdelu_grad(x, y, o, alpha, t):
-    xn = o.minimum(x, 0.0)
-    if t == 1.0:
-        neg = o.exp(xn)
-    else:
-        neg = o.maximum(1.0 + (1.0 - t) * xn, 0.0) ** (t / (1.0 - t))
+    xn = nonpos(x, o)
+    # alpha [1 + (1-t) x]_+^(t/(1-t)); e^x in the ELU limit t = 1
+    neg = o.exp(xn) if t == 1.0 else o.maximum(1.0 + (1.0 - t) * xn, 0.0) ** (t / (1.0 - t))
     return o.where(x > 0, 1.0, alpha * neg)
 
 
@@ -141,7 +151,8 @@ register(ActivationSpec(
     description="Parametric deformable ELU: x for x > 0, alpha ([1 + (1 - t) x]_+^(1/(1 - t)) - 1) "
                 "otherwise.",
     forward=_pdelu, derivative=_pdelu_grad,
-    expression="Piecewise((x, x > 0), (alpha*(Max(0, 1 + (1 - t)*x)**(1/(1 - t)) - 1), True))",
+    expression="Piecewise((x, x > 0), (alpha*(exp(x) - 1), Eq(t, 1)), "
+               "(alpha*(Max(0, 1 + (1 - t)*x)**(1/(1 - t)) - 1), True))",
     params=(Param("alpha", 1.0, low=0.0, learnable=True, doc="negative saturation value is -alpha"),
             Param("t", 0.9, low=0.0, open_low=True,
                   doc="deformation; t -> 1 is the ELU, t < 1 reaches -alpha at x = -1/(1 - t)"),),
@@ -157,13 +168,13 @@ register(ActivationSpec(
 def _isrlu(x, o, alpha):
     # clip so that alpha * x^2 cannot overflow even in float32; the error is below 1e-36
     lim = BIG / max(1.0, math.sqrt(alpha))
-    xn = o.clip(x, -lim, 0.0)
+    xn = o.maximum(nonpos(x, o), -lim)
     return o.where(x >= 0, x, xn / o.sqrt(1.0 + alpha * xn * xn))
 
 
 def _isrlu_grad(x, y, o, alpha):
     lim = BIG / max(1.0, math.sqrt(alpha))
-    xn = o.clip(x, -lim, 0.0)
+    xn = o.maximum(nonpos(x, o), -lim)
     r = 1.0 / o.sqrt(1.0 + alpha * xn * xn)
     return o.where(x >= 0, 1.0, r * r * r)
 
@@ -186,7 +197,7 @@ register(ActivationSpec(
 register(ActivationSpec(
     name="softplus", family=FAMILY,
     description="Softplus: log(1 + e^(beta x)) / beta, a smooth ReLU.",
-    forward=lambda x, o, beta: o.softplus(beta * x) / beta,
+    forward=lambda x, o, beta: softplus(beta * x, o) / beta,
     # sigmoid(beta x) = 1 - e^(-beta y), exactly
     derivative=lambda x, y, o, beta: -o.expm1(-beta * y), grad_from="output",
     expression="log(1 + exp(beta*x))/beta",
@@ -213,8 +224,9 @@ def _squareplus_s(x, o, b):
 
 def _squareplus(x, o, b):
     s = _squareplus_s(x, o, b)
-    # x + s cancels for x < 0: there use (x + s) / 2 = b / (2 (s - x))
-    return o.where(x >= 0, 0.5 * (x + s), (0.5 * b) / (s - o.minimum(x, 0.0)))
+    # x + s cancels for x < 0: there use (x + s) / 2 = b / (2 (s - x)); halves first, so that
+    # nothing overflows near the largest float
+    return o.where(x >= 0, 0.5 * nonneg(x, o) + 0.5 * s, (0.25 * b) / (0.5 * s - 0.5 * nonpos(x, o)))
 
 
 def _squareplus_grad(x, y, o, b):
@@ -249,7 +261,7 @@ register(ActivationSpec(
     description="Sparse plus: 0 for x <= -1, (x + 1)^2 / 4 for -1 < x < 1, x for x >= 1.",
     forward=_sparse_plus,
     # f' = (x + 1)/2 = sqrt(y) on (-1, 1), 0 below, 1 above
-    derivative=lambda x, y, o: o.minimum(o.sqrt(y), 1.0), grad_from="output",
+    derivative=lambda x, y, o: o.clip(0.5 * x + 0.5, 0.0, 1.0),
     expression="Piecewise((0, x <= -1), (x, x >= 1), ((x + 1)**2/4, True))",
     properties=Properties(range=(0.0, inf), monotonic=True, smoothness=C1, zero_centred=False),
     paper="Blondel, Martins & Niculae, Learning with Fenchel-Young Losses", year=2020,
@@ -259,32 +271,45 @@ register(ActivationSpec(
 ))
 
 
+def _edge_or_outside(d, o):
+    """For a log-like function of d, the distance into its domain, where d <= 0: -inf at d = 0
+    and nan below, each carrying its slope for autograd too (-inf + sqrt(d): +inf; nan * d: nan).
+    The inner wheres keep those slopes out of every other element's gradient."""
+    at_edge = -inf + o.sqrt(o.where(d == 0, d, 0.0) + 0.0)  # + 0.0 turns -0 into +0
+    outside = nan * o.where(d < 0, d, 0.0)
+    return o.where(d == 0, at_edge, outside)
+
+
 def _log1mexp(x, o):
     # log(1 - e^-x) for x >= 0 (Maechler 2012): log(-expm1(-x)) below log 2, log1p(-e^-x) above.
     # x < 0 is outside the domain (nan); x = 0 gives -inf. No branch sees an invalid argument.
-    xs = o.clip(x, 0.0, math.log(2.0))
-    xb = o.maximum(x, math.log(2.0))
-    near = o.log(o.where(xs > 0, -o.expm1(-xs), 1.0))
-    far = o.log1p(-o.exp(-xb))
-    val = o.where(x < math.log(2.0), near, far)
-    return o.where(x > 0, val, o.where(x == 0, -inf, o.where(x < 0, nan, x)))
+    c = math.log(2.0)
+    lo = x < c
+    near = o.log(-o.expm1(-o.where(lo & (x > 0), x, c)))
+    far = o.log1p(-o.exp(-o.where(lo, c, x)))
+    return o.where(x > 0, o.where(lo, near, far), _edge_or_outside(x, o))
 
 
 def _log1mexp_grad(x, y, o):
     # f' = 1 / expm1(x) = e^-y - 1, exactly; +inf at x = 0
-    return o.where(y < 0, exp_safe(-y, o) - 1.0, o.where(y == 0, 0.0, y))
+    return expm1_safe(-y, o)
 
 
 register(ActivationSpec(
     name="log1mexp", family=FAMILY,
     description="log(1 - e^-x), for x >= 0: the log-probability of the complement of e^-x.",
     forward=_log1mexp, derivative=_log1mexp_grad, grad_from="output",
-    expression="Piecewise((log(1 - exp(-x)), x >= 0), (nan, True))",
-    properties=Properties(range=(-inf, 0.0), monotonic=True, smoothness=SMOOTH, zero_centred=False),
+    # x < 0 is outside the domain: the stand-in sqrt(x) is complex there, value and derivative
+    # alike, so a real-valued reference reads nan for both (as ours gives); `latex` shows f.
+    expression="Piecewise((log(1 - exp(-x)), x >= 0), (sqrt(x), True))",
+    latex=r"f(x) = \log\left(1 - e^{-x}\right), \quad x \ge 0",
+    properties=Properties(range=(-inf, 0.0), monotonic=True, smoothness=SMOOTH, zero_centred=False,
+                          kinks=(Kink(0.0, inf),)),
     paper="Maechler, Accurately Computing log(1 - exp(-|a|)) Assessed by the Rmpfr package", year=2012,
     notes="Defined for x >= 0 (f(0) = -inf, f(+inf) = 0), as jax.nn.log1mexp; x < 0 gives nan, "
           "quietly, like log of a negative number (TensorFlow Probability's log1mexp uses |x| "
-          "instead). Properties are over the domain x > 0.",
+          "instead). Properties are over the domain x > 0; the edge x = 0 is listed as a kink with "
+          "f'(0) = +inf, the right-hand slope.",
     peers={"jax": lambda j, x: j.nn.log1mexp(x)},
 ))
 
@@ -328,15 +353,19 @@ def _soft_exponential(x, o, alpha):
         # (e^(alpha x) - 1)/alpha + alpha; for alpha x > 1 as e^(alpha x - log alpha) + alpha - 1/alpha,
         # which cannot overflow before the true value does and cancels by at most e/(e - 1).
         u = alpha * x
-        small = o.expm1(o.minimum(u, 1.0)) / alpha + alpha
-        big = exp_safe(o.maximum(u, 1.0) - math.log(alpha), o) + (alpha - 1.0 / alpha)
+        small = o.expm1(o.where(u > 1.0, 1.0, u)) / alpha + alpha
+        big = exp_safe(o.where(u > 1.0, u, 1.0) - math.log(alpha), o) + (alpha - 1.0 / alpha)
         return o.where(u > 1.0, big, small)
     if alpha < 0:
-        # log1p(beta (x - beta)) / beta with beta = -alpha; nan below the domain, -inf at its edge
+        # log(1 + beta (x - beta)) / beta with beta = -alpha, defined for x > x0 = beta - 1/beta:
+        # log1p well inside the domain, log(beta (x - x0)) near its edge (exact at alpha = -1: log x)
         beta = -alpha
         arg = beta * (x - beta)
-        inside = o.log1p(o.where(arg > -1.0, arg, 0.0)) / beta
-        return o.where(arg > -1.0, inside, o.where(arg == -1.0, -inf, o.where(arg < -1.0, nan, arg)))
+        d = x - (beta - 1.0 / beta)
+        inner = arg > -0.5
+        near = o.log1p(o.where(inner, arg, 0.0))
+        far = o.log(beta * o.where(inner | (d <= 0), 1.0 / beta, d))
+        return o.where(d > 0, o.where(inner, near, far) / beta, _edge_or_outside(d, o))
     # alpha == 0: the identity. Written as x + alpha (1 + x^2/2) so that a traced alpha (the
     # torch issue) gets its true gradient 1 + x^2/2 at 0; the added term is exactly 0 here.
     xc = o.clip(x, -BIG, BIG)
@@ -349,8 +378,11 @@ def _soft_exponential_grad(x, y, o, alpha):
     if alpha < 0:
         beta = -alpha
         arg = beta * (x - beta)
-        inside = 1.0 / (1.0 + o.where(arg > -1.0, arg, 0.0))
-        return o.where(arg > -1.0, inside, o.where(arg == -1.0, inf, o.where(arg < -1.0, nan, arg)))
+        d = x - (beta - 1.0 / beta)
+        inner = arg > -0.5
+        g = o.where(inner, 1.0 / (1.0 + o.where(inner, arg, 0.0)),
+                    1.0 / (beta * o.where(inner | (d <= 0), 1.0, d)))
+        return o.where(d > 0, g, o.where(d == 0, inf, o.where(d < 0, nan, d)))
     return o.where(o.isnan(x), x, o.ones_like(x))
 
 

@@ -12,6 +12,7 @@ from ._common import (
     Properties,
     inf,
     register,
+    times,
 )
 
 FAMILY = "linear"
@@ -32,7 +33,7 @@ register(ActivationSpec(
 register(ActivationSpec(
     name="linear", family=FAMILY,
     description="Linear: A = c * x.",
-    forward=lambda x, o, c: c * x,
+    forward=lambda x, o, c: times(c, x, o),
     derivative=lambda x, y, o, c: c * o.ones_like(x),
     expression="c*x",
     params=(Param("c", 1.0, doc="slope (any real)"),),
@@ -55,8 +56,10 @@ def _bent_identity(x, o):
     a = o.abs(x)
     ac = o.minimum(a, BIG)
     s = o.maximum(o.sqrt(ac * ac + 1.0), a)
-    pos = x + 0.5 * (s - 1.0)
-    neg = 0.5 * (x - 1.0 + 1.0 / (s + a))
+    # f ~ 1.5 x overflows for x > max/1.5: +inf there (as x * inf, so autograd sees the slope)
+    over = x > o.finfo(x.dtype).max / 1.5
+    pos = o.where(over, o.where(over, x, 1.0) * inf, o.where((x > 0) & ~over, x, 0.0) + 0.5 * (s - 1.0))
+    neg = 0.5 * (x - 1.0) + 0.25 / (0.5 * s + 0.5 * a)  # halves: s + a may exceed the largest float
     return o.where(a < 1.0, small, o.where(x > 0, pos, neg))
 
 

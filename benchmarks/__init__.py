@@ -1,0 +1,1 @@
+"""actlab benchmarks: ``python -m benchmarks.kernels``, ``python -m benchmarks.import_time``, ..."""
