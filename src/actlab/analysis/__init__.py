@@ -18,8 +18,8 @@ from typing import Any
 
 _EXPORTS = {
     # properties
-    "properties": "properties", "check_metadata": "properties", "breakpoints": "properties",
-    "DerivedProperties": "properties", "Discontinuity": "properties", "Disagreement": "properties",
+    "properties": "derived", "check_metadata": "derived", "breakpoints": "derived",
+    "DerivedProperties": "derived", "Discontinuity": "derived", "Disagreement": "derived",
     # quadrature
     "gauss_hermite": "quadrature", "gaussian_expectation": "quadrature",
     "gaussian_expectation_2d": "quadrature", "expect": "quadrature", "moments": "quadrature",

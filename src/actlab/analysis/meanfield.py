@@ -42,7 +42,7 @@ class _Act:
     """f, f' on numpy and the breakpoints, for repeated expectations."""
 
     def __init__(self, act: Any, what: str) -> None:
-        from .properties import breakpoints
+        from .derived import breakpoints
 
         self.act = elementwise(act, what)
         self.f, self.df = f_np(self.act), df_np(self.act)

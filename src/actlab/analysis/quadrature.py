@@ -203,7 +203,7 @@ def expect(act: Any, g: str | Callable[[np.ndarray, np.ndarray, np.ndarray], Any
         return h(z, f(z), df(z))
 
     if breakpoints is None:
-        from .properties import breakpoints as _bps
+        from .derived import breakpoints as _bps
 
         breakpoints = _bps(a)
     return gaussian_expectation(fn, mu, sigma, breakpoints=breakpoints, method=method)
@@ -233,7 +233,7 @@ def moments(act: Any, mu: float = 0.0, sigma: float = 1.0, **params: Any) -> Gau
     (True, True)
     """
     a = elementwise(act, "moments", **params)
-    from .properties import breakpoints as _bps
+    from .derived import breakpoints as _bps
 
     bps = _bps(a)
     x, w = panel_rule(float(mu), float(sigma), bps) if sigma > 0 else (np.array([float(mu)]), np.array([1.0]))

@@ -59,7 +59,7 @@ def selu_constants(dps: int = 40) -> tuple[Any, Any]:
 
 class _Family:
     def __init__(self, act: Any, scale: float = 1.0, breakpoints: Any = None) -> None:
-        from .properties import breakpoints as _bps
+        from .derived import breakpoints as _bps
 
         self.act = elementwise(act, "self_normalizing")
         self.scale = float(scale)

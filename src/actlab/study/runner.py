@@ -132,9 +132,10 @@ def run_local(units: list[Unit], jobs: int) -> Iterator[tuple[Unit, list[TrialRe
         torch.set_num_threads(1)
         for u in units:
             try:
-                yield u, train_ensemble(u)
-            except ActlabError as e:
-                yield u, e
+                res: list[TrialResult] | BaseException = train_ensemble(u)
+            except Exception as e:  # reported as a failed unit, as the process pool does
+                res = e
+            yield u, res
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -214,6 +215,9 @@ class MlflowLogger:
         except ImportError:
             raise ConfigError("--mlflow-uri needs MLflow: pip install 'actlab[mlflow]'") from None
         self.mlflow = mlflow
+        if uri.startswith("file:") or "://" not in uri:
+            # MLflow 3 keeps its file store behind an opt-in; a file URI given here is that opt-in.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         try:
             self.client = MlflowClient(tracking_uri=uri)
             exp = self.client.get_experiment_by_name(experiment)

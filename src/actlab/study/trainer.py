@@ -618,7 +618,7 @@ def train_ensemble(unit: Unit) -> list[TrialResult]:
             score = (vl if tc.monitor == "val_loss" else -vm).tolist()
             tl_, tm_, vl_, vm_ = tl.tolist(), tm.tolist(), vl.tolist(), vm.tolist()
             act_, gn_ = active.tolist(), grad_norms.tolist()
-            if dead is not None:
+            if dead is not None and sat is not None:
                 dead_, sat_, dl_, sl_ = dead.tolist(), sat.tolist(), dead_l.T.tolist(), sat_l.T.tolist()
             improved = []
             for j, g in enumerate(live):

@@ -444,13 +444,13 @@ class _Symbolic:
                     continue
             return out
 
-    def one_sided(self, c: Any, order: int, side: int) -> Any:
-        """The ``order``-th derivative at c from the ``side`` (-1 / +1), at 160 digits."""
+    def one_sided(self, c: Any, order: int, side: int, dist: str = "1e-25") -> Any:
+        """The ``order``-th derivative at ``dist`` from c on the ``side`` (-1 / +1), at 160 digits."""
         import mpmath
 
         with mpmath.workdps(160):
             s = max(mpmath.mpf(1), abs(c))
-            p = c + side * mpmath.mpf("1e-25") * s
+            p = c + side * mpmath.mpf(dist) * s
             if order == 0:
                 return self.f(p)
             try:
@@ -477,6 +477,13 @@ class _Symbolic:
                     return k
                 tol = mpmath.mpf("1e-8") * max(mpmath.mpf(1), abs(left), abs(right))
                 if abs(left - right) > tol:
+                    return k
+                # equal limits, but is the k-th derivative bounded near c? (sign(x) sqrt|x|: f' -> inf)
+                far = [self.one_sided(c, k, side, "1e-20") for side in (-1, 1)]
+                if any(v is None for v in far):
+                    return None
+                if any(abs(v - near) > mpmath.mpf("1e-6") * max(mpmath.mpf(1), abs(v))
+                       for v, near in zip(far, (left, right))):
                     return k
         return None
 
@@ -754,6 +761,9 @@ def _scan(act: Activation) -> _Scan:
     jumps_df = _jumps(df, x[dfin], dx[dfin])
     # a jump of f is also one of f' in the bisection above; keep it as order 0 only
     jumps_df = [j for j in jumps_df if all(abs(j[0] - k[0]) > 1e-9 * max(1.0, abs(k[0])) for k in jumps_f)]
+    # an infinite derivative inside the domain (sign(x) sqrt|x| at 0): f' is not continuous there
+    inner = np.isinf(dx) & (x > lo) & (x < hi)
+    jumps_df = _dedupe(jumps_df + [(float(t), math.inf) for t in x[inner]][:50])
     structural: list[tuple[Any, int]] = []
     if symbolic is not None:
         try:
