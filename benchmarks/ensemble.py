@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             if not math.isfinite(d) and a.status == b.status == "diverged":
                 d = 0.0
             max_diff = max(max_diff, d)
-            if d > tol:
+            if d > tol + 1e-9:  # inclusive bound
                 mismatches.append((u.dataset.label, u.activation.label, a.seed, a.lr, f"diff {d:.2e}"))
     print(
         f"\ntotal: ensembled {t_ens:.1f} s, sequential {t_ref:.1f} s, ratio {t_ref / t_ens:.1f}x "

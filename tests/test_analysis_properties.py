@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import mpmath
-import numpy as np
 import pytest
 
 import actlab
@@ -20,30 +19,85 @@ def custom(name, forward, derivative, expression="", **props):
     """An unregistered Activation (so the registry-wide tests never see it)."""
     base = dict(range=(-INF, INF), monotonic=True, smoothness=SMOOTH, zero_centred=True)
     base.update(props)
-    spec = ActivationSpec(name=name, family="test", description=name, forward=forward, derivative=derivative,
-                          expression=expression, properties=Properties(**base))
+    spec = ActivationSpec(
+        name=name,
+        family="test",
+        description=name,
+        forward=forward,
+        derivative=derivative,
+        expression=expression,
+        properties=Properties(**base),
+    )
     return Activation(spec)
 
 
 CUBE = custom("t_cube", lambda x, o: x * x * x, lambda x, y, o: 3 * x * x, "x**3")
-ABS_CUBE = custom("t_abs_cube", lambda x, o: o.abs(x) ** 3, lambda x, y, o: 3 * x * o.abs(x), "Abs(x)**3",
-                  range=(0.0, INF), monotonic=False, smoothness=C2, zero_centred=False)
-X_ABS_X = custom("t_x_abs_x", lambda x, o: x * o.abs(x), lambda x, y, o: 2 * o.abs(x), "x*Abs(x)",
-                 smoothness=C1)
-SIGN = custom("t_sign", lambda x, o: o.sign(x), lambda x, y, o: 0.0 * x, "sign(x)", range=(-1.0, 1.0),
-              smoothness=DISCONTINUOUS, kinks=(Kink(0.0, 0.0),))
-STEEP = custom("t_steep_tanh", lambda x, o: o.tanh(50.0 * x),
-               lambda x, y, o: 50.0 * (1 - o.tanh(50.0 * x) ** 2), "tanh(50*x)", range=(-1.0, 1.0))
-SQRT_ODD = custom("t_sqrt_odd", lambda x, o: o.sign(x) * o.sqrt(o.abs(x)),
-                  lambda x, y, o: 0.5 / o.sqrt(o.abs(x)), "sign(x)*sqrt(Abs(x))", smoothness=C0,
-                  kinks=(Kink(0.0, INF),))
-SHIFTED = custom("t_shifted_relu", lambda x, o: o.maximum(x - 2.5, 0.0),
-                 lambda x, y, o: o.astype(x > 2.5, x.dtype), "Max(x - 5/2, 0)", range=(0.0, INF),
-                 smoothness=C0, zero_centred=False, kinks=(Kink(2.5, 0.0),))
-BUMP = custom("t_bump", lambda x, o: o.exp(-x * x), lambda x, y, o: -2 * x * o.exp(-x * x), "exp(-x**2)",
-              range=(0.0, 1.0), monotonic=False, zero_centred=False)
-NO_EXPR = custom("t_no_expr", lambda x, o: o.abs(x) ** 3, lambda x, y, o: 3 * x * o.abs(x), "",
-                 range=(0.0, INF), monotonic=False, smoothness=C2, zero_centred=False)
+ABS_CUBE = custom(
+    "t_abs_cube",
+    lambda x, o: o.abs(x) ** 3,
+    lambda x, y, o: 3 * x * o.abs(x),
+    "Abs(x)**3",
+    range=(0.0, INF),
+    monotonic=False,
+    smoothness=C2,
+    zero_centred=False,
+)
+X_ABS_X = custom(
+    "t_x_abs_x", lambda x, o: x * o.abs(x), lambda x, y, o: 2 * o.abs(x), "x*Abs(x)", smoothness=C1
+)
+SIGN = custom(
+    "t_sign",
+    lambda x, o: o.sign(x),
+    lambda x, y, o: 0.0 * x,
+    "sign(x)",
+    range=(-1.0, 1.0),
+    smoothness=DISCONTINUOUS,
+    kinks=(Kink(0.0, 0.0),),
+)
+STEEP = custom(
+    "t_steep_tanh",
+    lambda x, o: o.tanh(50.0 * x),
+    lambda x, y, o: 50.0 * (1 - o.tanh(50.0 * x) ** 2),
+    "tanh(50*x)",
+    range=(-1.0, 1.0),
+)
+SQRT_ODD = custom(
+    "t_sqrt_odd",
+    lambda x, o: o.sign(x) * o.sqrt(o.abs(x)),
+    lambda x, y, o: 0.5 / o.sqrt(o.abs(x)),
+    "sign(x)*sqrt(Abs(x))",
+    smoothness=C0,
+    kinks=(Kink(0.0, INF),),
+)
+SHIFTED = custom(
+    "t_shifted_relu",
+    lambda x, o: o.maximum(x - 2.5, 0.0),
+    lambda x, y, o: o.astype(x > 2.5, x.dtype),
+    "Max(x - 5/2, 0)",
+    range=(0.0, INF),
+    smoothness=C0,
+    zero_centred=False,
+    kinks=(Kink(2.5, 0.0),),
+)
+BUMP = custom(
+    "t_bump",
+    lambda x, o: o.exp(-x * x),
+    lambda x, y, o: -2 * x * o.exp(-x * x),
+    "exp(-x**2)",
+    range=(0.0, 1.0),
+    monotonic=False,
+    zero_centred=False,
+)
+NO_EXPR = custom(
+    "t_no_expr",
+    lambda x, o: o.abs(x) ** 3,
+    lambda x, y, o: 3 * x * o.abs(x),
+    "",
+    range=(0.0, INF),
+    monotonic=False,
+    smoothness=C2,
+    zero_centred=False,
+)
 
 
 def test_cube_is_smooth_monotone_unbounded_and_centred():
@@ -86,7 +140,10 @@ def test_steep_but_smooth_is_not_a_kink():
     assert p.derivative_sup == pytest.approx(50.0, rel=1e-12)
     # |f'| = 50 sech^2(50 x) < 1e-3 for |x| > asech(sqrt(2e-5)) / 50
     edge = float(mpmath.asech(mpmath.sqrt(mpmath.mpf("2e-5")))) / 50
-    assert p.saturation_regions == (pytest.approx((-INF, -edge), rel=1e-9), pytest.approx((edge, INF), rel=1e-9))
+    assert p.saturation_regions == (
+        pytest.approx((-INF, -edge), rel=1e-9),
+        pytest.approx((edge, INF), rel=1e-9),
+    )
 
 
 def test_infinite_slope_counts_as_a_kink():
@@ -119,7 +176,9 @@ def test_without_expression_c2_is_not_told_from_smooth():
 
 def test_catalog_values_known_in_closed_form():
     relu = properties("relu")
-    assert relu.range == (0.0, INF) and relu.kinks == (Kink(0.0, 0.0),) and relu.dead_regions == ((-INF, 0.0),)
+    assert (
+        relu.range == (0.0, INF) and relu.kinks == (Kink(0.0, 0.0),) and relu.dead_regions == ((-INF, 0.0),)
+    )
     assert relu.mean == pytest.approx(1 / math.sqrt(2 * math.pi), rel=1e-14)
     assert relu.variance == pytest.approx(0.5 - 1 / (2 * math.pi), rel=1e-13)
     assert relu.gain == pytest.approx(math.sqrt(2), rel=1e-14)
@@ -127,12 +186,17 @@ def test_catalog_values_known_in_closed_form():
     # sigma' = s (1 - s) < 1e-3  <=>  |x| > log((1 + sqrt(1 - 4e-3)) / (1 - sqrt(1 - 4e-3)))
     r = math.sqrt(1 - 4e-3)
     edge = math.log((1 + r) / (1 - r))
-    assert sig.saturation_regions == (pytest.approx((-INF, -edge), rel=1e-9), pytest.approx((edge, INF), rel=1e-9))
+    assert sig.saturation_regions == (
+        pytest.approx((-INF, -edge), rel=1e-9),
+        pytest.approx((edge, INF), rel=1e-9),
+    )
     assert sig.dead_regions == ()  # f' underflows below -745 in float64, but is not 0
     assert sig.derivative_sup == 0.25 and sig.vanishing_gradient
     assert sig.mean == pytest.approx(0.5, abs=1e-15) and not sig.zero_centred
     silu = properties("silu")
-    x0 = float(mpmath.findroot(lambda t: 1 / (1 + mpmath.exp(-t)) * (1 + t * (1 - 1 / (1 + mpmath.exp(-t)))), -1.3))
+    x0 = float(
+        mpmath.findroot(lambda t: 1 / (1 + mpmath.exp(-t)) * (1 + t * (1 - 1 / (1 + mpmath.exp(-t)))), -1.3)
+    )
     assert silu.minimum[0] == pytest.approx(x0, abs=1e-7)
     assert silu.minimum[1] == pytest.approx(x0 / (1 + math.exp(-x0)), rel=1e-14)
     assert silu.range[0] == silu.minimum[1]
@@ -153,12 +217,27 @@ def test_restricted_domain():
 
 
 def test_check_metadata_reports_each_wrong_field():
-    wrong = custom("t_wrong", lambda x, o: o.maximum(x, 0.0), lambda x, y, o: o.astype(x > 0, x.dtype),
-                   "Max(x, 0)", range=(-1.0, INF), monotonic=False, smoothness=C1, zero_centred=True,
-                   kinks=(Kink(0.0, 1.0), Kink(1.0, 0.0)))
+    wrong = custom(
+        "t_wrong",
+        lambda x, o: o.maximum(x, 0.0),
+        lambda x, y, o: o.astype(x > 0, x.dtype),
+        "Max(x, 0)",
+        range=(-INF, INF),
+        monotonic=False,
+        smoothness=C1,
+        zero_centred=True,
+        kinks=(Kink(0.0, 1.0), Kink(1.0, 0.0)),
+    )
     fields = {d.field for d in check_metadata(wrong)}
-    assert fields == {"range.inf", "bounded_below", "monotonic", "smoothness", "zero_centred", "kinks",
-                      "kinks[0.0].grad"}
+    assert fields == {
+        "range.inf",
+        "bounded_below",
+        "monotonic",
+        "smoothness",
+        "zero_centred",
+        "kinks",
+        "kinks[0.0].grad",
+    }
 
 
 def test_as_dict_and_str():
@@ -178,6 +257,20 @@ def test_vector_entries_are_refused():
 
 
 def test_no_runtime_warnings():
-    with np.errstate(all="raise"):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         properties(CUBE)
         properties("softplus")
+
+
+NO_EXPR_C1 = custom(
+    "t_no_expr_c1", lambda x, o: x * o.abs(x), lambda x, y, o: 2 * o.abs(x), "", smoothness=C1
+)
+
+
+def test_without_expression_f2_jumps_come_from_finite_differences():
+    p = properties(NO_EXPR_C1)
+    assert p.smoothness == C1 and [d.order for d in p.discontinuities] == [2]
+    assert abs(p.discontinuities[0].at) < 1e-4

@@ -39,15 +39,24 @@ def load(out: str):
 
 # --- entry point --------------------------------------------------------------------------------
 
+
 def test_entry_point_runs_as_a_program(tmp_path):
-    exe = shutil.which("actlab", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    exe = shutil.which(
+        "actlab", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
     cmd = [exe] if exe else [sys.executable, "-m", "actlab.cli"]
-    r = subprocess.run([*cmd, "list", "--family", "sigmoidal", "--json"], capture_output=True, text=True,
-                       cwd=tmp_path, timeout=300)
+    r = subprocess.run(
+        [*cmd, "list", "--family", "sigmoidal", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert {row["name"] for row in json.loads(r.stdout)} == set(actlab.names(family="sigmoidal"))
-    r = subprocess.run([sys.executable, "-m", "actlab.cli", "info", "nope"], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "actlab.cli", "info", "nope"], capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stdout == ""
 
 
@@ -73,6 +82,7 @@ def test_study_commands_are_registered_when_present(capsys):
 
 # --- list ---------------------------------------------------------------------------------------
 
+
 def test_list_table_and_json(capsys):
     code, out, _ = run(capsys, "list")
     assert code == 0 and "relu" in out and "sigmoidal" in out
@@ -95,8 +105,10 @@ def test_list_table_and_json(capsys):
         (["--learnable"], lambda a: a.spec.learnable),
         (["--zero-centred"], lambda a: a.properties.zero_centred),
         (["--kind", "vector"], lambda a: a.spec.kind == "vector"),
-        (["--bounded", "--monotonic", "--smooth"],
-         lambda a: a.properties.bounded and a.properties.monotonic and a.properties.smoothness == 3),
+        (
+            ["--bounded", "--monotonic", "--smooth"],
+            lambda a: a.properties.bounded and a.properties.monotonic and a.properties.smoothness == 3,
+        ),
     ],
 )
 def test_list_filters(capsys, args, check):
@@ -116,6 +128,7 @@ def test_list_errors(capsys):
 
 
 # --- info ---------------------------------------------------------------------------------------
+
 
 def test_info_text(capsys):
     code, out, _ = run(capsys, "info", "relu")
@@ -163,6 +176,7 @@ def test_info_errors(capsys):
 
 # --- define -------------------------------------------------------------------------------------
 
+
 def test_define_reports_numerical_trouble(capsys):
     code, out, _ = run(capsys, "define", "log(1 + exp(x))", "--range", "-800", "800", "--json")
     d = load(out)
@@ -180,11 +194,23 @@ def test_define_rejects_code(capsys):
 
 # --- plot ---------------------------------------------------------------------------------------
 
+
 def test_plot_writes_each_format(capsys, tmp_path):
     for suffix, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")):
         out_file = tmp_path / f"p.{suffix}"
-        code, out, err = run(capsys, "plot", "relu", "tanh", "elu:alpha=0.5", "--derivative", "--range", "-3", "3",
-                             "-o", str(out_file))
+        code, out, err = run(
+            capsys,
+            "plot",
+            "relu",
+            "tanh",
+            "elu:alpha=0.5",
+            "--derivative",
+            "--range",
+            "-3",
+            "3",
+            "-o",
+            str(out_file),
+        )
         assert code == 0, err
         assert out.strip() == f"wrote {out_file}"
         assert out_file.read_bytes().startswith(magic)
@@ -213,12 +239,23 @@ def test_plot_png_shows_the_curve(capsys, tmp_path):
 
 def test_plot_default_output_and_formulas(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "plot", "--formula", "x * sigmoid(beta * x)", "--param", "beta=2", "silu", "-d")
+    code, out, err = run(
+        capsys, "plot", "--formula", "x * sigmoid(beta * x)", "--param", "beta=2", "silu", "-d"
+    )
     assert code == 0, err
     written = Path(out.strip().removeprefix("wrote "))
     assert written.suffix == ".png" and (tmp_path / written).exists()
-    code, out, err = run(capsys, "plot", "--formula", "log(1 + exp(x))", "--range", "-800", "800",
-                         "-o", str(tmp_path / "naive.png"))
+    code, out, err = run(
+        capsys,
+        "plot",
+        "--formula",
+        "log(1 + exp(x))",
+        "--range",
+        "-800",
+        "800",
+        "-o",
+        str(tmp_path / "naive.png"),
+    )
     assert code == 0
     warnings = [ln for ln in err.splitlines() if ln.startswith("actlab: warning:")]
     assert any("overflows in float64" in w for w in warnings) and any("softplus" in w for w in warnings)
@@ -236,10 +273,12 @@ def test_plot_errors(capsys, tmp_path):
 
 # --- gallery ------------------------------------------------------------------------------------
 
+
 def test_gallery_subset(capsys, tmp_path):
     site = tmp_path / "site"
-    code, out, err = run(capsys, "gallery", "-o", str(site), "--only", "relu", "--only", "softmax",
-                         "--formula", "x * tanh(x)")
+    code, out, err = run(
+        capsys, "gallery", "-o", str(site), "--only", "relu", "--only", "softmax", "--formula", "x * tanh(x)"
+    )
     assert code == 0, err
     html = (site / "index.html").read_text()
     assert out.strip() == f"wrote {site / 'index.html'}"
@@ -250,6 +289,7 @@ def test_gallery_subset(capsys, tmp_path):
 
 
 # --- recommend ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("task", "layer", "first", "avoid"),
@@ -284,27 +324,47 @@ def test_recommend_reasons_follow_the_seed_documents(capsys, tmp_path, monkeypat
         assert idea in text, idea
     relu = d["recommendations"][0]
     if relu.get("init_gain") is not None:
-        assert relu["init_gain"] == pytest.approx(2 ** 0.5, rel=1e-6)
+        assert relu["init_gain"] == pytest.approx(2**0.5, rel=1e-6)
 
 
 def test_recommend_cites_the_users_results(capsys, tmp_path, monkeypatch):
     import types
 
     rows = [
-        {"dataset": "moons", "activation": "gelu", "metric": "accuracy", "mean": 0.97, "sd": 0.01, "n": 5, "rank": 1,
-         "significant": True},
-        {"dataset": "moons", "activation": "relu", "metric": "accuracy", "mean": 0.95, "sd": 0.02, "n": 5, "rank": 2,
-         "significant": False},
+        {
+            "dataset": "moons",
+            "activation": "gelu",
+            "metric": "accuracy",
+            "mean": 0.97,
+            "sd": 0.01,
+            "n": 5,
+            "rank": 1,
+            "significant": True,
+        },
+        {
+            "dataset": "moons",
+            "activation": "relu",
+            "metric": "accuracy",
+            "mean": 0.95,
+            "sd": 0.02,
+            "n": 5,
+            "rank": 2,
+            "significant": False,
+        },
     ]
     fake = types.ModuleType("actlab.study")
     fake.summarize_store = lambda path: rows
     monkeypatch.setitem(sys.modules, "actlab.study", fake)
     store = tmp_path / "runs.db"
     store.write_bytes(b"")
-    code, out, _ = run(capsys, "recommend", "--task", "binary", "--layer", "hidden", "--store", str(store), "--json")
+    code, out, _ = run(
+        capsys, "recommend", "--task", "binary", "--layer", "hidden", "--store", str(store), "--json"
+    )
     d = load(out)
     assert code == 0 and d["evidence"]["rows"] == rows
-    assert d["evidence"]["summary"][0].startswith("on moons, your best was gelu (accuracy 0.97 ± 0.01, n = 5)")
+    assert d["evidence"]["summary"][0].startswith(
+        "on moons, your best was gelu (accuracy 0.97 ± 0.01, n = 5)"
+    )
     code, out, _ = run(capsys, "recommend", "--task", "binary", "--layer", "hidden", "--store", str(store))
     assert "your own results" in out and "gelu" in out
     # the default store path, found in the working directory
@@ -320,8 +380,9 @@ def test_recommend_without_the_study_layer(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "actlab.study", None)  # import fails
     store = tmp_path / "runs.db"
     store.write_bytes(b"")
-    code, out, _ = run(capsys, "recommend", "--task", "multiclass", "--layer", "output", "--store", str(store),
-                       "--json")
+    code, out, _ = run(
+        capsys, "recommend", "--task", "multiclass", "--layer", "output", "--store", str(store), "--json"
+    )
     d = load(out)
     assert code == 0 and d["recommendations"][0]["activation"] == "softmax"
     assert d["evidence"]["rows"] is None and "cannot be read" in d["evidence"]["note"]
@@ -331,5 +392,14 @@ def test_recommend_errors(capsys, tmp_path):
     assert "valid tasks" in run_error(capsys, "recommend", "--task", "ranking", "--layer", "output", code=1)
     assert "valid layers" in run_error(capsys, "recommend", "--task", "binary", "--layer", "input", code=1)
     assert "--layer" in run_error(capsys, "recommend", "--task", "binary", code=2)
-    assert "no study store" in run_error(capsys, "recommend", "--task", "binary", "--layer", "hidden",
-                                         "--store", str(tmp_path / "none.db"), code=1)
+    assert "no study store" in run_error(
+        capsys,
+        "recommend",
+        "--task",
+        "binary",
+        "--layer",
+        "hidden",
+        "--store",
+        str(tmp_path / "none.db"),
+        code=1,
+    )

@@ -43,10 +43,19 @@ def _mp(formula: str, x: float, **params: float) -> float:
     """An independent reference: mpmath on the formula (trusted text here), at 40 digits."""
     import mpmath
 
-    env = {"x": mpmath.mpf(x), "exp": mpmath.exp, "log": mpmath.log, "tanh": mpmath.tanh, "erf": mpmath.erf,
-           "sigmoid": lambda t: 1 / (1 + mpmath.exp(-t)), "softplus": lambda t: mpmath.log1p(mpmath.exp(t)),
-           "sqrt": mpmath.sqrt, "atan": mpmath.atan, "expm1": mpmath.expm1,
-           **{k: mpmath.mpf(v) for k, v in params.items()}}
+    env = {
+        "x": mpmath.mpf(x),
+        "exp": mpmath.exp,
+        "log": mpmath.log,
+        "tanh": mpmath.tanh,
+        "erf": mpmath.erf,
+        "sigmoid": lambda t: 1 / (1 + mpmath.exp(-t)),
+        "softplus": lambda t: mpmath.log1p(mpmath.exp(t)),
+        "sqrt": mpmath.sqrt,
+        "atan": mpmath.atan,
+        "expm1": mpmath.expm1,
+        **{k: mpmath.mpf(v) for k, v in params.items()},
+    }
     with mpmath.workdps(40):
         return float(eval(formula, {"__builtins__": {}}, env))  # noqa: S307 - test-only, fixed strings
 
@@ -108,15 +117,21 @@ def test_expression_text_round_trips_through_the_core(fresh):
 
 def test_backends_agree_torch():
     torch = pytest.importorskip("torch")
-    act = define("x * tanh(softplus(x)) + where(x > 1, x - 1, 0) * beta", name="t_torch_mix",
-                 params={"beta": 0.5}, warn=False)
+    act = define(
+        "x * tanh(softplus(x)) + where(x > 1, x - 1, 0) * beta",
+        name="t_torch_mix",
+        params={"beta": 0.5},
+        warn=False,
+    )
     try:
         x = np.linspace(-8, 8, 33)
         xt = torch.tensor(x, requires_grad=True)
         yt = act(xt)
         assert yt.dtype == torch.float64
         np.testing.assert_allclose(yt.detach().numpy(), act(x), rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(act.derivative(xt).detach().numpy(), act.derivative(x), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            act.derivative(xt).detach().numpy(), act.derivative(x), rtol=1e-12, atol=1e-15
+        )
         away = np.abs(x - 1.0) > 1e-9  # autograd through where() at the kink is a convention
         yt.sum().backward()
         np.testing.assert_allclose(xt.grad.numpy()[away], act.derivative(x)[away], rtol=1e-10, atol=1e-12)
@@ -170,9 +185,21 @@ def test_no_floating_point_warnings_escape(fresh):
 @pytest.mark.parametrize(
     ("formula", "expected"),
     [
-        ("max(x, 0)", {"range": (0.0, math.inf), "monotonic": True, "smoothness": 0, "kinks": [(0.0, 0.0)],
-                       "piecewise_linear": True, "zero_centred": False}),
-        ("where(x > 0, x, 0.2 * x)", {"range": (-math.inf, math.inf), "smoothness": 0, "kinks": [(0.0, 0.2)]}),
+        (
+            "max(x, 0)",
+            {
+                "range": (0.0, math.inf),
+                "monotonic": True,
+                "smoothness": 0,
+                "kinks": [(0.0, 0.0)],
+                "piecewise_linear": True,
+                "zero_centred": False,
+            },
+        ),
+        (
+            "where(x > 0, x, 0.2 * x)",
+            {"range": (-math.inf, math.inf), "smoothness": 0, "kinks": [(0.0, 0.2)]},
+        ),
         ("clip(x, -1, 1)", {"range": (-1.0, 1.0), "zero_centred": True, "kinks": [(-1.0, 0.0), (1.0, 0.0)]}),
         ("x if x > 0 else expm1(x)", {"range": (-1.0, math.inf), "smoothness": 1, "kinks": []}),
         ("x * sigmoid(x)", {"monotonic": False, "smoothness": 3, "piecewise_linear": False}),
@@ -186,7 +213,9 @@ def test_derived_properties(fresh, formula, expected):
     p = act.properties
     for key, want in expected.items():
         if key == "range":
-            assert p.range[0] == pytest.approx(want[0], abs=1e-9) and p.range[1] == pytest.approx(want[1], abs=1e-9)
+            assert p.range[0] == pytest.approx(want[0], abs=1e-9) and p.range[1] == pytest.approx(
+                want[1], abs=1e-9
+            )
         elif key == "kinks":
             got = [v for k in p.kinks for v in (k.at, k.grad)]
             assert got == pytest.approx([v for pair in want for v in pair])
@@ -198,9 +227,21 @@ def test_derived_properties(fresh, formula, expected):
 
 @pytest.mark.parametrize(
     "formula",
-    ["x * tanh(softplus(x))", "max(x, 0)", "where(x > 0, x, 0.1*x)", "x if x > 0 else expm1(x)", "clip(x, -1, 1)",
-     "atan(x)", "abs(x)", "x - tanh(x)", "erf(x)", "x**3", "piecewise((x, x > 1), (0, x < -1), (x**2, True))",
-     "exp(-x**2)", "x * sigmoid(1.702 * x)"],
+    [
+        "x * tanh(softplus(x))",
+        "max(x, 0)",
+        "where(x > 0, x, 0.1*x)",
+        "x if x > 0 else expm1(x)",
+        "clip(x, -1, 1)",
+        "atan(x)",
+        "abs(x)",
+        "x - tanh(x)",
+        "erf(x)",
+        "x**3",
+        "piecewise((x, x > 1), (0, x < -1), (x**2, True))",
+        "exp(-x**2)",
+        "x * sigmoid(1.702 * x)",
+    ],
 )
 def test_declared_properties_agree_with_actlab_analysis(fresh, formula):
     analysis = pytest.importorskip("actlab.analysis")
@@ -225,6 +266,7 @@ def test_works_with_analysis_and_plot(fresh, tmp_path):
 
 
 # --- names, parameters, registration ------------------------------------------------------------
+
 
 def test_idempotent_and_replace(fresh):
     a = fresh("x * tanh(x)", name="t_idem")
@@ -253,8 +295,13 @@ def test_auto_name_and_unregistered(fresh):
 def test_parameter_specs(fresh):
     from actlab import Param
 
-    act = fresh("a * x + b", params={"a": Param("a", 2.0, low=0.0, learnable=True),
-                                     "b": {"default": 0.5, "high": 1.0, "doc": "offset"}})
+    act = fresh(
+        "a * x + b",
+        params={
+            "a": Param("a", 2.0, low=0.0, learnable=True),
+            "b": {"default": 0.5, "high": 1.0, "doc": "offset"},
+        },
+    )
     assert act(np.array([1.0]))[0] == 2.5
     assert act.spec.params[0].learnable and not act.spec.params[1].learnable
     assert act.spec.params[1].doc == "offset"
@@ -273,6 +320,7 @@ def test_parameter_specs(fresh):
 
 
 # --- parser errors --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("formula", "position", "match"),
@@ -314,12 +362,29 @@ def test_grammar_features():
     assert parse("pi * e * x") == sympy.pi * sympy.E * x
     assert parse("  x  ") == x
     assert len(FUNCTIONS) >= 30
-    for name in ("exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "erf", "abs", "max", "min", "sqrt",
-                 "sin", "cos", "where", "piecewise"):
+    for name in (
+        "exp",
+        "log",
+        "log1p",
+        "expm1",
+        "tanh",
+        "sigmoid",
+        "softplus",
+        "erf",
+        "abs",
+        "max",
+        "min",
+        "sqrt",
+        "sin",
+        "cos",
+        "where",
+        "piecewise",
+    ):
         assert name in FUNCTIONS
 
 
 # --- numerical trouble -------------------------------------------------------------------------
+
 
 def test_naive_softplus_overflow_is_reported(fresh):
     with pytest.warns(NumericalWarning, match=r"overflows in float64 for x in \[7\d\d") as w:
@@ -364,3 +429,21 @@ def test_define_is_fast_enough(fresh):
     t = time.perf_counter()
     fresh("x * tanh(softplus(x)) + where(x > 1, x, 0)")
     assert time.perf_counter() - t < 20  # generous: a loaded CI machine; typically well under a second
+
+
+def test_symbolic_work_has_a_time_limit(monkeypatch):
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        pytest.skip("no SIGALRM timer here")
+    import actlab.functions.formula as fm
+
+    monkeypatch.setattr(fm, "TIME_LIMIT", 0.001)
+    nested = "x"
+    for i in range(10):
+        nested = f"where(x > {i}, max({nested}, {i}), exp(x) * {i})"
+    with pytest.raises(FormulaError, match="too complex"):
+        define(nested, register=False, check_range=None)
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)  # restored
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -42,10 +42,32 @@ _AUDIT_ACTIVE = False
 _ALLOW_EXEC = 0
 _AUDIT_EVENTS: list[tuple[str, str]] = []
 _PAYLOAD_MARKERS = ("__", "import", "system", "open(", "PWNED", "eval", "exec", "lambda", "getattr", "os.")
-_FORBIDDEN_EVENTS = ("exec", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-                     "os.startfile", "os.kill", "os.remove", "os.unlink", "os.rename", "os.rmdir", "os.mkdir",
-                     "subprocess.Popen", "pty.spawn", "socket.connect", "socket.bind", "ctypes.dlopen",
-                     "ctypes.dlsym", "shutil.rmtree", "webbrowser.open", "code.__new__", "function.__new__")
+_FORBIDDEN_EVENTS = (
+    "exec",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.fork",
+    "os.forkpty",
+    "os.startfile",
+    "os.kill",
+    "os.remove",
+    "os.unlink",
+    "os.rename",
+    "os.rmdir",
+    "os.mkdir",
+    "subprocess.Popen",
+    "pty.spawn",
+    "socket.connect",
+    "socket.bind",
+    "ctypes.dlopen",
+    "ctypes.dlsym",
+    "shutil.rmtree",
+    "webbrowser.open",
+    "code.__new__",
+    "function.__new__",
+)
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -53,9 +75,16 @@ def _audit(event: str, args: tuple) -> None:
         return
     if event == "exec" and _ALLOW_EXEC:
         return
-    if event in _FORBIDDEN_EVENTS or event.startswith("os.exec") or event.startswith("os.spawn"):
-        _AUDIT_EVENTS.append((event, repr(args)[:200]))
-    elif event == "open" and args and len(args) > 1 and isinstance(args[1], str) and any(m in args[1] for m in "wax+"):
+    if (
+        event in _FORBIDDEN_EVENTS
+        or event.startswith("os.exec")
+        or event.startswith("os.spawn")
+        or event == "open"
+        and args
+        and len(args) > 1
+        and isinstance(args[1], str)
+        and any(m in args[1] for m in "wax+")
+    ):
         _AUDIT_EVENTS.append((event, repr(args)[:200]))
 
 
@@ -72,8 +101,11 @@ class Guard:
         def tripwire(*a, **k):
             caller = sys._getframe(1).f_globals.get("__name__", "")
             source = a[0] if a and isinstance(a[0], str) else ""
-            if what in ("eval", "exec") and caller.startswith("sympy.") and not any(
-                    m in source for m in _PAYLOAD_MARKERS):
+            if (
+                what in ("eval", "exec")
+                and caller.startswith("sympy.")
+                and not any(m in source for m in _PAYLOAD_MARKERS)
+            ):
                 # sympy generates a few helpers from its own fixed templates (e.g. monomial
                 # multiplication in sympy.polys.monomials); no user text can reach them, since
                 # the parser only lets the names x and the parameters into an expression.
@@ -90,10 +122,16 @@ class Guard:
 
     def __enter__(self) -> Guard:
         global _AUDIT_ACTIVE
-        self._saved = [(builtins, "eval", builtins.eval), (builtins, "exec", builtins.exec),
-                       (builtins, "open", builtins.open), (builtins, "breakpoint", builtins.breakpoint),
-                       (builtins, "input", builtins.input), (os, "system", os.system),
-                       (os, "popen", os.popen), (subprocess, "Popen", subprocess.Popen)]
+        self._saved = [
+            (builtins, "eval", builtins.eval),
+            (builtins, "exec", builtins.exec),
+            (builtins, "open", builtins.open),
+            (builtins, "breakpoint", builtins.breakpoint),
+            (builtins, "input", builtins.input),
+            (os, "system", os.system),
+            (os, "popen", os.popen),
+            (subprocess, "Popen", subprocess.Popen),
+        ]
         for mod, name, real in self._saved:
             setattr(mod, name, self._trip(name, real))
         _AUDIT_EVENTS.clear()
@@ -143,15 +181,19 @@ def sentinel(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module", autouse=True)
 def warm() -> None:
     """Import everything the parser uses lazily, so the tripwires see only the formulas' work."""
-    define("x * tanh(softplus(x)) + where(x > 0, x, 0) + piecewise((x, x > 1), (0, True)) + erf(x)",
-           register=False, check_range=(-1, 1), warn=False)
+    define(
+        "x * tanh(softplus(x)) + where(x > 0, x, 0) + piecewise((x, x > 1), (0, True)) + erf(x)",
+        register=False,
+        check_range=(-1, 1),
+        warn=False,
+    )
 
 
 def hostile_corpus(s: str) -> list[str]:
     touch = f"touch {s}"
     return [
         f"__import__('os').system('{touch}')",
-        f"__import__(\"os\").system(\"{touch}\")",
+        f'__import__("os").system("{touch}")',
         "().__class__.__bases__[0].__subclasses__()",
         "().__class__.__base__.__subclasses__()[59]()._module.__builtins__['__import__']('os')",
         f"[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == 'catch_warnings'][0]()"
@@ -190,36 +232,153 @@ def hostile_corpus(s: str) -> list[str]:
         "tanh(9**9**9)",
         "erf(10**300)",
         "sin(1e300)",
-        "1/0", "0**-1", "log(0)", "log(-1)", "sqrt(-1)", "(-1)**0.5", "atanh(1)", "acos(2)",
+        "1/0",
+        "0**-1",
+        "log(0)",
+        "log(-1)",
+        "sqrt(-1)",
+        "(-1)**0.5",
+        "atanh(1)",
+        "acos(2)",
         "exec('import os')",
         "eval('1+1')",
         "compile('1', '', 'eval')",
         f"open('{s}', 'w')",
-        "globals()", "locals()", "vars()", "dir()", "breakpoint()", "help()", "input()", "exit()", "quit()",
+        "globals()",
+        "locals()",
+        "vars()",
+        "dir()",
+        "breakpoint()",
+        "help()",
+        "input()",
+        "exit()",
+        "quit()",
         "getattr(x, '__class__')",
-        "x.__class__", "x.__dict__", "exp.__globals__", "exp.__code__", "sympy.sympify('x')",
-        "__builtins__", "__builtins__.__import__", "__import__", "__name__", "_", "__",
-        "type(x)", "object.__subclasses__()", "super()", "print(x)", "id(x)", "hash(x)",
+        "x.__class__",
+        "x.__dict__",
+        "exp.__globals__",
+        "exp.__code__",
+        "sympy.sympify('x')",
+        "__builtins__",
+        "__builtins__.__import__",
+        "__import__",
+        "__name__",
+        "_",
+        "__",
+        "type(x)",
+        "object.__subclasses__()",
+        "super()",
+        "print(x)",
+        "id(x)",
+        "hash(x)",
         "x if __import__('os') else x",
         "where(__import__('os').system('true') > 0, x, x)",
         f"piecewise((x, __import__('os').system('{touch}') > 0), (0, True))",
-        "max(*[x, x])", "max(**{'a': x})", "exp(x=1)", "exp(*x)",
-        "exp(x).__class__", "exp(x)(1)", "sin(x)(x)",
+        "max(*[x, x])",
+        "max(**{'a': x})",
+        "exp(x=1)",
+        "exp(*x)",
+        "exp(x).__class__",
+        "exp(x)(1)",
+        "sin(x)(x)",
         "(x := __import__('os'))",
         "\\N{LATIN SMALL LETTER E}xp(x)",
-        "ｅｘｐ(x)", "__ｉｍｐｏｒｔ__('os')", "ℯxp(x)", "x\u202e", "x\u200b", "x\u00a0+ 1", "ⅹ",
-        "x # comment", "x;import os", "x\nimport os", "x\n", "x\r\n", "x\t+ 1", "\"\"\"x\"\"\"", "'''x'''",
-        "import os", "from os import system", "del x", "assert x", "raise x", "pass", "x = 1", "global x",
-        "1j", "1j * x", "...", "None", "True", "False", "x @ x", "x // 1", "x % 2", "~x", "x << 1", "x | 1",
-        "x & 1", "x ^ 1", "not x", "x and x", "x or x", "x is x", "x is not x", "x in x", "x not in x",
-        "[x]", "{x}", "{x: x}", "(x,)", "()", "x[0]", "x[::-1]", "await x", "(yield x)", "a.b.c",
-        "\x00", "x\x00", "\x7f", "", " ", "\t", "\\", "#", "'", '"', "`x`", "$x", "x!", "x?",
-        "sys.modules", "os.environ", "Symbol('x')", "S('x')", "Function('f')(x)", "Lambda(x, x)(x)",
-        "piecewise((x, x > 0))", "piecewise(x)", "piecewise((x, x > 0), (1, x < 0))", "where(x > 0, x)",
-        "where(x, x, x)", "max(x)", "max(" + ", ".join(["x"] * 9) + ")", "min()", "exp()", "exp(x, x)",
-        "x > 0", "0 < x", "x == x", "where(x > 0 > x > 0 > x, 1, 0)",
+        "ｅｘｐ(x)",
+        "__ｉｍｐｏｒｔ__('os')",
+        "ℯxp(x)",
+        "x\u202e",
+        "x\u200b",
+        "x\u00a0+ 1",
+        "ⅹ",
+        "x # comment",
+        "x;import os",
+        "x\nimport os",
+        "x\n",
+        "x\r\n",
+        "x\t+ 1",
+        '"""x"""',
+        "'''x'''",
+        "import os",
+        "from os import system",
+        "del x",
+        "assert x",
+        "raise x",
+        "pass",
+        "x = 1",
+        "global x",
+        "1j",
+        "1j * x",
+        "...",
+        "None",
+        "True",
+        "False",
+        "x @ x",
+        "x // 1",
+        "x % 2",
+        "~x",
+        "x << 1",
+        "x | 1",
+        "x & 1",
+        "x ^ 1",
+        "not x",
+        "x and x",
+        "x or x",
+        "x is x",
+        "x is not x",
+        "x in x",
+        "x not in x",
+        "[x]",
+        "{x}",
+        "{x: x}",
+        "(x,)",
+        "()",
+        "x[0]",
+        "x[::-1]",
+        "await x",
+        "(yield x)",
+        "a.b.c",
+        "\x00",
+        "x\x00",
+        "\x7f",
+        "",
+        " ",
+        "\t",
+        "\\",
+        "#",
+        "'",
+        '"',
+        "`x`",
+        "$x",
+        "x!",
+        "x?",
+        "sys.modules",
+        "os.environ",
+        "Symbol('x')",
+        "S('x')",
+        "Function('f')(x)",
+        "Lambda(x, x)(x)",
+        "piecewise((x, x > 0))",
+        "piecewise(x)",
+        "piecewise((x, x > 0), (1, x < 0))",
+        "where(x > 0, x)",
+        "where(x, x, x)",
+        "max(x)",
+        "max(" + ", ".join(["x"] * 9) + ")",
+        "min()",
+        "exp()",
+        "exp(x, x)",
+        "x > 0",
+        "0 < x",
+        "x == x",
+        "where(x > 0 > x > 0 > x, 1, 0)",
+        "erf(10**300)",
         "where(x if x > 0 else x > 1, 1, 0)",
-        "beta.__class__", "beta()", "beta[0]", "x(beta)", "pi()", "e.real",
+        "beta.__class__",
+        "beta()",
+        "beta[0]",
+        "x(beta)",
+        "pi()",
+        "e.real",
     ]
 
 
@@ -231,15 +390,34 @@ def test_fixed_hostile_corpus(sentinel):
             check(formula, full=True)
     ok = [f for f, o in outcomes.items() if o.startswith("ok:")]
     # Every one of these is code, not arithmetic, except a handful of harmless spellings.
-    assert set(ok) <= {"+x" * 400, "x" + "+x" * 499, "exp(" * 100 + "x" + ")" * 100, "x\t+ 1", "x\n", "x\r\n",
-                       "x # comment", "(" * 199 + "x" + ")" * 199, "-" * 999 + "x", "sin(1e300)",
-                       "where(x > 0 > x > 0 > x, 1, 0)"}, ok
+    assert set(ok) <= {
+        "+x" * 400,
+        "x" + "+x" * 499,
+        "exp(" * 100 + "x" + ")" * 100,
+        "x\t+ 1",
+        "x\n",
+        "x\r\n",
+        "x # comment",
+        "(" * 199 + "x" + ")" * 199,
+        "-" * 999 + "x",
+        "sin(1e300)",
+        "where(x > 0 > x > 0 > x, 1, 0)",
+        "erf(10**300)",
+    }, ok
     assert not sentinel.exists()
 
 
 def test_rejections_are_fast_for_huge_inputs():
-    for formula in ("exp(" * 5000 + "x" + ")" * 5000, "9**9**9", "(x**(10**300))**(10**300)", "10**10**10",
-                    "x" * 100000, "(" * 100000, "1" * 100000, "-" * 100000 + "x"):
+    for formula in (
+        "exp(" * 5000 + "x" + ")" * 5000,
+        "9**9**9",
+        "(x**(10**300))**(10**300)",
+        "10**10**10",
+        "x" * 100000,
+        "(" * 100000,
+        "1" * 100000,
+        "-" * 100000 + "x",
+    ):
         t = time.perf_counter()
         assert check(formula).startswith("rejected:")
         assert time.perf_counter() - t < 1.0
@@ -248,13 +426,103 @@ def test_rejections_are_fast_for_huge_inputs():
 # --- hypothesis ----------------------------------------------------------------------------------
 
 TOKENS = [
-    "x", "beta", "y", "e", "pi", "exp", "log", "tanh", "sigmoid", "softplus", "where", "piecewise", "max", "sqrt",
-    "__import__", "__class__", "__bases__", "__subclasses__", "__globals__", "__builtins__", "os", "system",
-    "eval", "exec", "open", "lambda", "import", "getattr", "sympy", "Symbol", "True", "None", "if", "else",
-    "and", "or", "not", "for", "in", "is", "yield", "await", "async", "def", "class", "return",
-    "(", ")", "[", "]", "{", "}", ",", ".", ":", ";", "=", ":=", "+", "-", "*", "/", "**", "//", "%", "@", "~",
-    "<", ">", "<=", ">=", "==", "!=", "<<", ">>", "&", "|", "^", "'", '"', "f'", "b'", "\\", "#", "\n", " ",
-    "0", "1", "2.5", "9", "1e308", "1e-308", "10**400", "9**9**9", "1j", "...", "'touch PWNED'",
+    "x",
+    "beta",
+    "y",
+    "e",
+    "pi",
+    "exp",
+    "log",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "where",
+    "piecewise",
+    "max",
+    "sqrt",
+    "__import__",
+    "__class__",
+    "__bases__",
+    "__subclasses__",
+    "__globals__",
+    "__builtins__",
+    "os",
+    "system",
+    "eval",
+    "exec",
+    "open",
+    "lambda",
+    "import",
+    "getattr",
+    "sympy",
+    "Symbol",
+    "True",
+    "None",
+    "if",
+    "else",
+    "and",
+    "or",
+    "not",
+    "for",
+    "in",
+    "is",
+    "yield",
+    "await",
+    "async",
+    "def",
+    "class",
+    "return",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ".",
+    ":",
+    ";",
+    "=",
+    ":=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "**",
+    "//",
+    "%",
+    "@",
+    "~",
+    "<",
+    ">",
+    "<=",
+    ">=",
+    "==",
+    "!=",
+    "<<",
+    ">>",
+    "&",
+    "|",
+    "^",
+    "'",
+    '"',
+    "f'",
+    "b'",
+    "\\",
+    "#",
+    "\n",
+    " ",
+    "0",
+    "1",
+    "2.5",
+    "9",
+    "1e308",
+    "1e-308",
+    "10**400",
+    "9**9**9",
+    "1j",
+    "...",
+    "'touch PWNED'",
 ]
 
 
@@ -277,19 +545,25 @@ def test_arbitrary_unicode(sentinel, formula):
 
 
 def _valid_expressions() -> st.SearchStrategy[str]:
-    leaves = st.one_of(st.just("x"), st.just("beta"), st.just("pi"),
-                       st.integers(-1000, 1000).map(str),
-                       st.floats(-1e6, 1e6, allow_nan=False).map(repr))
+    leaves = st.one_of(
+        st.just("x"),
+        st.just("beta"),
+        st.just("pi"),
+        st.integers(-1000, 1000).map(str),
+        st.floats(-1e6, 1e6, allow_nan=False).map(repr),
+    )
     unary = [n for n, spec in FUNCTIONS.items() if spec[0] <= 1 <= spec[1] and n not in ("piecewise",)]
 
     def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         return st.one_of(
             st.tuples(children, st.sampled_from(["+", "-", "*", "/", "**"]), children).map(
-                lambda t: f"({t[0]} {t[1]} {t[2]})"),
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
             st.tuples(st.sampled_from(unary), children).map(lambda t: f"{t[0]}({t[1]})"),
             st.tuples(children, children).map(lambda t: f"max({t[0]}, {t[1]})"),
-            st.tuples(children, st.sampled_from(["<", ">", "<=", ">=", "==", "!="]), children, children, children)
-            .map(lambda t: f"where({t[0]} {t[1]} {t[2]}, {t[3]}, {t[4]})"),
+            st.tuples(
+                children, st.sampled_from(["<", ">", "<=", ">=", "==", "!="]), children, children, children
+            ).map(lambda t: f"where({t[0]} {t[1]} {t[2]}, {t[3]}, {t[4]})"),
             children.map(lambda c: f"-{c}"),
         )
 
@@ -316,9 +590,14 @@ def test_grammar_expressions_define(sentinel, formula):
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.sampled_from(["x * tanh(softplus(x))", "where(x > 0, x, beta * x)", "max(x, 0) + sigmoid(beta * x)"]),
-       st.integers(0, 40), st.sampled_from(TOKENS + ["__import__('os').system('touch PWNED')", "().__class__",
-                                                      "lambda: 0", "[0]", ".real", "(x)"]))
+@given(
+    st.sampled_from(["x * tanh(softplus(x))", "where(x > 0, x, beta * x)", "max(x, 0) + sigmoid(beta * x)"]),
+    st.integers(0, 40),
+    st.sampled_from(
+        TOKENS
+        + ["__import__('os').system('touch PWNED')", "().__class__", "lambda: 0", "[0]", ".real", "(x)"]
+    ),
+)
 def test_mutations_of_valid_formulas(sentinel, base, where, insert):
     i = min(where, len(base))
     check(base[:i] + insert + base[i:])

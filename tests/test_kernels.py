@@ -266,3 +266,97 @@ def test_without_a_compiler_the_generic_path_is_used(tmp_path):
     env = {"PATH": "/nonexistent", "ACTLAB_CACHE_DIR": str(tmp_path), "HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
+
+
+# --- learnable: rational (PAU) and learned combinations ----------------------------------------
+
+def _catalog_rational_coefficients():
+    d = actlab.spec("rational").defaults
+    a = [d[f"a{i}"] for i in range(6)]
+    b = [d[f"b{k}"] for k in range(1, 5)]
+    return a, b
+
+
+@pytest.mark.parametrize("degrees", [(5, 4), (3, 2), (2, 3), (4, 4), (1, 1)])
+def test_rational_gradcheck_all_inputs(degrees):
+    from actlab.torch.kernels import rational
+
+    m, n = degrees
+    g = torch.Generator().manual_seed(m * 10 + n)
+    x = (torch.randn(300, dtype=torch.float64, generator=g) * 3).requires_grad_()
+    a = torch.randn(m + 1, dtype=torch.float64, generator=g).requires_grad_()
+    b = torch.randn(n, dtype=torch.float64, generator=g).requires_grad_()
+    assert torch.autograd.gradcheck(rational, (x, a, b))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rational_matches_the_catalog_entry(dtype):
+    if "rational" not in NAMES:
+        pytest.skip("no catalog rational")
+    from actlab.torch.kernels import rational
+
+    act = actlab.get("rational")
+    a, b = _catalog_rational_coefficients()
+    x = np.concatenate([np.array(grid(act)), _random_x(dtype)]).astype(dtype)
+    y = rational(torch.from_numpy(x), torch.tensor(a, dtype=torch.float64),
+                 torch.tensor(b, dtype=torch.float64)).numpy()
+    with np.errstate(all="ignore"):
+        ref = act(x)
+    bad = _close(y, ref, x, dtype, scale=4.0)
+    assert not bad.any(), list(zip(x[bad][:4], y[bad][:4], ref[bad][:4]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rational_parameter_gradients_match_the_composite(dtype):
+    from actlab.torch.kernels import _rational as R
+
+    x = torch.randn(100_003, dtype=dtype) * 2
+    gy = torch.randn_like(x)
+    a = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    xr = x.clone().requires_grad_()
+    R.rational(xr, a, b).backward(gy)
+    f, d, da, db = R._terms(x.double(), a.tolist(), b.tolist())
+    gd = gy.double()
+    tol = dict(rtol=1e-4, atol=1e-2) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-8)
+    torch.testing.assert_close(a.grad, torch.stack([(gd * t).sum() for t in da]), **tol)
+    torch.testing.assert_close(b.grad, torch.stack([(gd * t).sum() for t in db]), **tol)
+    torch.testing.assert_close(xr.grad.double(), gd * d, **(dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32
+                                                          else dict(rtol=1e-11, atol=1e-13)))
+
+
+def test_rational_half_precision_and_limits():
+    from actlab.torch.kernels import rational
+
+    a, b = torch.tensor([0.1, 1.0, 0.5, 0.2, 0.01, 0.02]), torch.tensor([0.5, 0.1, 0.05, 0.04])
+    x = torch.tensor([-math.inf, -1e30, -2.0, 0.0, 0.5, 3.0, 1e30, math.inf, math.nan])
+    y = rational(x, a, b)
+    assert y[0] == -math.inf and y[-2] == math.inf and math.isnan(y[-1])
+    for half in (torch.float16, torch.bfloat16):
+        yh = rational(x[2:6].to(half), a, b)
+        assert yh.dtype == half
+        torch.testing.assert_close(yh.float(), y[2:6], rtol=1e-2, atol=1e-2)
+
+
+def test_combination_gradients_and_values():
+    from actlab.torch.kernels import combination
+
+    bases = ["relu", "tanh", "mish", actlab.get("elu", alpha=0.5)]
+    x = (torch.randn(200, dtype=torch.float64) * 3).requires_grad_()
+    w = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: combination(x, bases, w), (x, w))
+    xs = torch.randn(50_000) * 3
+    w32 = torch.tensor([0.5, -1.0, 2.0, 0.25])
+    acts = [actlab.get(b) if isinstance(b, str) else b for b in bases]
+    ref = sum(float(wi) * a(xs) for wi, a in zip(w32, acts))
+    torch.testing.assert_close(combination(xs, bases, w32), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_combination_rejects_bad_arguments():
+    from actlab.torch.kernels import combination
+
+    with pytest.raises(ValueError, match="one entry per base"):
+        combination(torch.randn(3), ["relu", "tanh"], torch.ones(3))
+    if "softmax" in actlab.names():
+        with pytest.raises(ValueError, match="vector-valued"):
+            combination(torch.randn(3), ["softmax"], torch.ones(1))

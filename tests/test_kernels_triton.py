@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 import numpy as np
 import pytest
 
+# Triton decides at import time whether its own @jit helpers (tl.sum's combine function, ...)
+# are interpreted: the variable must be set before the first `import triton` of the process
+# (`make test` sets it for the whole run).
+if "triton" not in sys.modules:
+    os.environ["TRITON_INTERPRET"] = "1"
+
 torch = pytest.importorskip("torch")
-pytest.importorskip("triton")
+triton = pytest.importorskip("triton")
 
 import actlab  # noqa: E402
 from actlab.torch.kernels import _api  # noqa: E402
@@ -169,3 +176,58 @@ def test_gpu_kernels_match_the_catalog(name, monkeypatch):
             ref, dref = act(x), act.derivative(x)
         assert not _close(y, ref, x, dtype, scale=4.0).any(), (name, dtype)
         assert not _close(gx, dref, x, dtype, scale=8.0 if dtype == "float32" else 200.0).any(), (name, dtype)
+
+
+# --- learnable activations through the interpreter ------------------------------------------
+
+def _reductions_interpretable() -> bool:
+    import triton.language.standard as std
+
+    return type(std._sum_combine).__name__ == "InterpretedFunction"
+
+
+@pytest.fixture
+def _force_triton(monkeypatch):
+    from actlab.torch.kernels import _combo, _rational
+
+    if not _reductions_interpretable():
+        pytest.skip("triton was imported before TRITON_INTERPRET=1 was set: run with TRITON_INTERPRET=1")
+
+    monkeypatch.setattr(_rational, "_FORCE_TRITON", True)
+    monkeypatch.setattr(_combo, "_FORCE_TRITON", True)
+
+
+@pytest.mark.usefixtures("_force_triton")
+@pytest.mark.parametrize("degrees", [(5, 4), (2, 3)])
+def test_triton_rational_gradcheck(degrees):
+    from actlab.torch.kernels import rational
+
+    m, n = degrees
+    g = torch.Generator().manual_seed(7)
+    x = (torch.randn(2500, dtype=torch.float64, generator=g) * 3).requires_grad_()
+    a = torch.randn(m + 1, dtype=torch.float64, generator=g).requires_grad_()
+    b = torch.randn(n, dtype=torch.float64, generator=g).requires_grad_()
+    assert torch.autograd.gradcheck(rational, (x[:40].detach().requires_grad_(), a, b))
+    # across program boundaries: many programs, partial sums reduced on the host
+    from actlab.torch.kernels import _rational as R
+
+    y = rational(x, a, b)
+    gy = torch.randn_like(y)
+    y.backward(gy)
+    f, d, da, db = R._terms(x.detach(), a.tolist(), b.tolist())
+    torch.testing.assert_close(y.detach(), f)
+    torch.testing.assert_close(a.grad, torch.stack([(gy * t).sum() for t in da]))
+    torch.testing.assert_close(b.grad, torch.stack([(gy * t).sum() for t in db]))
+
+
+@pytest.mark.usefixtures("_force_triton")
+def test_triton_combination_gradcheck():
+    from actlab.torch.kernels import combination
+
+    x = (torch.randn(3000, dtype=torch.float64) * 3).requires_grad_()
+    w = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: combination(x, ["tanh", "silu", "relu"], w),
+                                    (x[:50].detach().requires_grad_(), w))
+    y = combination(x, ["tanh", "silu", "relu"], w)
+    acts = [actlab.get(n) for n in ("tanh", "silu", "relu")]
+    torch.testing.assert_close(y, sum(w[i] * acts[i](x) for i in range(3)))

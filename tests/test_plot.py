@@ -23,11 +23,22 @@ def test_curves_hold_the_functions_and_derivatives():
     refs = ["relu", "tanh", "elu:alpha=0.5", ("leaky_relu", {"negative_slope": 0.2})]
     fig = ap.curves(refs, derivative=True, x_range=(-4, 4), points=801)
     lines = _lines(fig)
-    assert set(lines) == {"relu|f", "relu|df", "tanh|f", "tanh|df", "elu(alpha=0.5)|f", "elu(alpha=0.5)|df",
-                          "leaky_relu(negative_slope=0.2)|f", "leaky_relu(negative_slope=0.2)|df"}
-    for label, act in [("relu", actlab.get("relu")), ("tanh", actlab.get("tanh")),
-                       ("elu(alpha=0.5)", actlab.get("elu", alpha=0.5)),
-                       ("leaky_relu(negative_slope=0.2)", actlab.get("leaky_relu", negative_slope=0.2))]:
+    assert set(lines) == {
+        "relu|f",
+        "relu|df",
+        "tanh|f",
+        "tanh|df",
+        "elu(alpha=0.5)|f",
+        "elu(alpha=0.5)|df",
+        "leaky_relu(negative_slope=0.2)|f",
+        "leaky_relu(negative_slope=0.2)|df",
+    }
+    for label, act in [
+        ("relu", actlab.get("relu")),
+        ("tanh", actlab.get("tanh")),
+        ("elu(alpha=0.5)", actlab.get("elu", alpha=0.5)),
+        ("leaky_relu(negative_slope=0.2)", actlab.get("leaky_relu", negative_slope=0.2)),
+    ]:
         f, df = lines[f"{label}|f"], lines[f"{label}|df"]
         x = np.asarray(f.get_xdata())
         assert x[0] == -4 and x[-1] == 4 and x.size == 801
@@ -60,14 +71,16 @@ def test_vector_valued_entries_show_their_first_output():
 
 
 def _rgb(hex_colour: str) -> np.ndarray:
-    return np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float) / 255.0
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float) / 255.0
 
 
-def _colour_near(img: np.ndarray, px: float, py: float, colour: np.ndarray, radius: int = 3, tol: float = 0.12):
+def _colour_near(
+    img: np.ndarray, px: float, py: float, colour: np.ndarray, radius: int = 3, tol: float = 0.12
+):
     """Is ``colour`` within ``radius`` pixels of display point (px, py) (origin bottom-left)?"""
     h = img.shape[0]
     row, col = int(round(h - py)), int(round(px))
-    patch = img[max(0, row - radius):row + radius + 1, max(0, col - radius):col + radius + 1, :3]
+    patch = img[max(0, row - radius) : row + radius + 1, max(0, col - radius) : col + radius + 1, :3]
     return bool((np.abs(patch - colour).max(axis=-1) < tol).any())
 
 

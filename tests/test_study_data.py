@@ -214,3 +214,14 @@ def test_registry_lists_everything():
         "fashion_mnist",
         "cifar10",
     } <= set(DATASETS)
+
+
+def test_path_that_is_a_file_and_corrupt_gzip(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(DatasetError, match="is not a directory"):
+        load(DatasetChoice("mnist", (("path", str(f)),)))
+    d = _mnist_dir(tmp_path / "m", True)
+    (d / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    with pytest.raises(DatasetError, match="cannot read"):
+        load(DatasetChoice("mnist", (("path", str(d)),)))

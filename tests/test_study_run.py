@@ -288,7 +288,8 @@ def test_bad_mlflow_uri_fails_before_training(tmp_path):
 
 def test_cli_unreadable_dataset_fails_before_training(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'datasets = [{{name = "mnist", path = "{tmp_path / "nowhere"}"}}]\nactivations = ["relu"]\n')
+    missing = tmp_path / "nowhere"
+    cfg.write_text(f'datasets = [{{name = "mnist", path = "{missing}"}}]\nactivations = ["relu"]\n')
     r = CliRunner().invoke(app(), ["study", str(cfg), "--store", str(tmp_path / "x.db")])
     assert r.exit_code == 1 and "does not exist" in r.output
     assert not (tmp_path / "x.db").exists()

@@ -28,7 +28,7 @@ def unit(dataset=MOONS, act="tanh", model=None, seeds=(0, 1), lrs=(0.003, 0.03),
     )
 
 
-def assert_same(a, b, tol=1e-7):
+def assert_same(a, b, tol=1e-9):
     assert [(r.seed, r.lr) for r in a] == [(r.seed, r.lr) for r in b]
     for x, y in zip(a, b):
         assert x.status == y.status and x.diverged_epoch == y.diverged_epoch

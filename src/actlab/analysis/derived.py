@@ -46,7 +46,12 @@ from ..core.spec import C0, C1, C2, DISCONTINUOUS, SMOOTH, SMOOTHNESS_NAMES, Act
 from ._common import cache_key, elementwise
 
 __all__ = [
-    "DerivedProperties", "Disagreement", "Discontinuity", "breakpoints", "check_metadata", "properties",
+    "DerivedProperties",
+    "Disagreement",
+    "Discontinuity",
+    "breakpoints",
+    "check_metadata",
+    "properties",
 ]
 
 SATURATION = 1e-3  # |f'| below this is saturated
@@ -56,6 +61,7 @@ _ORDER_CLASS = {0: DISCONTINUOUS, 1: C0, 2: C1, 3: C2}
 
 
 # --- result types --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Discontinuity:
@@ -125,8 +131,13 @@ class DerivedProperties:
 
     def as_properties(self) -> Properties:
         """The derived values in the catalog's ``Properties`` form."""
-        return Properties(range=self.range, monotonic=self.monotonic, smoothness=self.smoothness,
-                          zero_centred=bool(self.zero_centred), kinks=self.kinks)
+        return Properties(
+            range=self.range,
+            monotonic=self.monotonic,
+            smoothness=self.smoothness,
+            zero_centred=bool(self.zero_centred),
+            kinks=self.kinks,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,7 +162,9 @@ class DerivedProperties:
             "zero_centred": self.zero_centred,
             "gain": self.gain,
             "smoothness": self.smoothness_name,
-            "discontinuities": [{"at": d.at, "order": d.order, "source": d.source} for d in self.discontinuities],
+            "discontinuities": [
+                {"at": d.at, "order": d.order, "source": d.source} for d in self.discontinuities
+            ],
             "kinks": [{"at": k.at, "grad": k.grad} for k in self.kinks],
             "minimum": list(self.minimum) if self.minimum else None,
             "maximum": list(self.maximum) if self.maximum else None,
@@ -163,9 +176,23 @@ class DerivedProperties:
 
         lines = [f"{self.name} {self.params or ''}".rstrip()]
         d = self.as_dict()
-        for k in ("domain", "range", "monotonic", "derivative_inf", "derivative_sup", "saturation_regions",
-                  "dead_regions", "mean", "variance", "zero_centred", "gain", "smoothness", "kinks",
-                  "minimum", "maximum"):
+        for k in (
+            "domain",
+            "range",
+            "monotonic",
+            "derivative_inf",
+            "derivative_sup",
+            "saturation_regions",
+            "dead_regions",
+            "mean",
+            "variance",
+            "zero_centred",
+            "gain",
+            "smoothness",
+            "kinks",
+            "minimum",
+            "maximum",
+        ):
             v = d[k]
             if isinstance(v, float):
                 v = fmt(v)
@@ -177,13 +204,16 @@ class DerivedProperties:
 
 # --- the grid ------------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def _base_grid() -> np.ndarray:
     parts = [
         np.linspace(-20.0, 20.0, 40001),
         np.linspace(-200.0, 200.0, 20001),
-        np.geomspace(200.0, 1e7, 1500), -np.geomspace(200.0, 1e7, 1500),
-        np.geomspace(1e-12, 1e-3, 300), -np.geomspace(1e-12, 1e-3, 300),
+        np.geomspace(200.0, 1e7, 1500),
+        -np.geomspace(200.0, 1e7, 1500),
+        np.geomspace(1e-12, 1e-3, 300),
+        -np.geomspace(1e-12, 1e-3, 300),
         np.array([0.0]),
     ]
     g = np.unique(np.concatenate(parts))
@@ -207,11 +237,13 @@ def _functions(act: Activation) -> tuple[Callable, Callable]:
     if act.spec.derivative is not None:
         df = _quiet(act.derivative)
     else:  # a user spec without a derivative: central differences
+
         def df(x: Any) -> np.ndarray:
             x = np.asarray(x, dtype=np.float64)
             h = 1e-6 * np.maximum(1.0, np.abs(x))
             with np.errstate(all="ignore"):
                 return (f(x + h) - f(x - h)) / (2 * h)
+
     return f, df
 
 
@@ -246,9 +278,16 @@ def _limit(fn: Callable, sign: int) -> float:
 
 # --- jump detection on float64 -------------------------------------------------------------------
 
+
 def _jumps(g: Callable, x: np.ndarray, gx: np.ndarray) -> list[tuple[float, float]]:
+    with np.errstate(all="ignore"):
+        return _jumps_quiet(g, x, gx)
+
+
+def _jumps_quiet(g: Callable, x: np.ndarray, gx: np.ndarray) -> list[tuple[float, float]]:
     """Points where g jumps, as (location, jump size), from the grid values ``gx`` at ``x``."""
-    d = np.abs(np.diff(gx))
+    with np.errstate(all="ignore"):
+        d = np.abs(np.diff(gx))
     n = len(d)
     if n < 3:
         return []
@@ -263,8 +302,10 @@ def _jumps(g: Callable, x: np.ndarray, gx: np.ndarray) -> list[tuple[float, floa
     ga, gb = gx[idx].copy(), gx[idx + 1].copy()
     d0 = d[idx].copy()
     for _ in range(1100):  # enough halvings to reach adjacent floats from any cell
-        m = 0.5 * (a + b)
-        live = (m > a) & (m < b)
+        # halve the cell; beside 0 shrink geometrically (2^-32 a step) instead of through 1000
+        # halvings down to the subnormals
+        m = np.where(a == 0, b * 2.0**-32, np.where(b == 0, a * 2.0**-32, 0.5 * (a + b)))
+        live = (m > a) & (m < b) & (b - a > 1e-300)
         if not live.any():
             break
         gm = g(m)
@@ -295,39 +336,50 @@ def _dedupe(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
-def _second_derivative_jumps(df: Callable, x: np.ndarray) -> list[float]:
-    """Without an expression: points where f'' jumps, from finite differences of f' (coarse)."""
-    xs = x[np.abs(x) <= 200]
-    h = 1e-5 * np.maximum(1.0, np.abs(xs))
-    d2 = (df(xs + h) - df(xs - h)) / (2 * h)
+def _second_derivative_jumps(df: Callable, lo: float, hi: float) -> list[float]:
+    with np.errstate(all="ignore"):
+        return _second_derivative_jumps_quiet(df, lo, hi)
+
+
+def _second_derivative_jumps_quiet(df: Callable, lo: float, hi: float) -> list[float]:
+    """Without an expression: points in [-50, 50] where f'' jumps, from central differences of f'.
+
+    A uniform grid (step 1e-3) of f'' estimates (h = 1e-6); a cell whose increment
+    stands out from both neighbours is bisected to width 2e-5, and is a jump if
+    the increment did not shrink with it (a smooth f'' would shrink 50-fold)."""
 
     def g(t: np.ndarray) -> np.ndarray:
-        ht = 1e-5 * np.maximum(1.0, np.abs(t))
+        ht = 1e-6 * np.maximum(1.0, np.abs(t))
         return (df(t + ht) - df(t - ht)) / (2 * ht)
 
+    xs = np.linspace(max(lo, -50.0), min(hi, 50.0), 100001) if lo < 50 and hi > -50 else np.array([])
+    if len(xs) < 5:
+        return []
+    d2 = g(xs)
     d = np.abs(np.diff(d2))
     left = np.concatenate([[np.inf], d[:-1]])
     right = np.concatenate([d[1:], [np.inf]])
     scale = np.maximum(1.0, np.maximum(np.abs(d2[:-1]), np.abs(d2[1:])))
-    idx = np.nonzero((d > 4.0 * np.minimum(left, right) + 1e-5 * scale) & np.isfinite(d))[0]
+    idx = np.nonzero((d > 4.0 * np.minimum(left, right) + 1e-6 * scale) & np.isfinite(d))[0]
     out = []
-    for i in idx:
+    for i in idx[:200]:
         a, b = float(xs[i]), float(xs[i + 1])
         ga, gb = float(d2[i]), float(d2[i + 1])
         d0 = abs(gb - ga)
-        while b - a > 1e-3 * max(1.0, abs(a)):
+        while b - a > 2e-5 * max(1.0, abs(a)):
             m = 0.5 * (a + b)
             gm = float(g(np.array([m]))[0])
             if abs(gm - ga) >= abs(gb - gm):
                 b, gb = m, gm
             else:
                 a, ga = m, gm
-        if abs(gb - ga) > 0.5 * d0 and abs(gb - ga) > 1e-4 * max(1.0, abs(ga), abs(gb)):
-            out.append(0.5 * (a + b))
+        if abs(gb - ga) > 0.5 * d0 and abs(gb - ga) > 1e-5 * max(1.0, abs(ga), abs(gb)):
+            out.append(_rounder(a, b) if abs(a - round(a, 6)) < 1e-5 else 0.5 * (a + b))
     return out
 
 
 # --- the sympy side ------------------------------------------------------------------------------
+
 
 class _Symbolic:
     """The activation's sympy expression, evaluated with mpmath at high precision."""
@@ -431,7 +483,7 @@ class _Symbolic:
                     ka = key(ua)
                     for _ in range(220):
                         m = (a + b) / 2
-                        if m == a or m == b:
+                        if m in (a, b):
                             break
                         km = key(umpf(m))
                         if km == ka:
@@ -455,13 +507,13 @@ class _Symbolic:
                 return self.f(p)
             try:
                 return mpmath.diff(lambda t: self._checked(t), p, order, h=mpmath.mpf("1e-32") * s)
-            except _Undefined:
+            except _UndefinedError:
                 return None
 
     def _checked(self, t: Any) -> Any:
         v = self.f(t)
         if v is None:
-            raise _Undefined
+            raise _UndefinedError
         return v
 
     def order_at(self, c: Any, max_order: int = 3) -> int | None:
@@ -482,8 +534,10 @@ class _Symbolic:
                 far = [self.one_sided(c, k, side, "1e-20") for side in (-1, 1)]
                 if any(v is None for v in far):
                     return None
-                if any(abs(v - near) > mpmath.mpf("1e-6") * max(mpmath.mpf(1), abs(v))
-                       for v, near in zip(far, (left, right))):
+                if any(
+                    abs(v - near) > mpmath.mpf("1e-6") * max(mpmath.mpf(1), abs(v))
+                    for v, near in zip(far, (left, right))
+                ):
                     return k
         return None
 
@@ -503,13 +557,13 @@ class _Symbolic:
         def go(e: Any) -> Any:
             if not e.args or not e.has(x):
                 return e
-            args = [go(a) for a in e.args] if not isinstance(e, sp.Piecewise) else None
             if isinstance(e, sp.Piecewise):
                 for expr_, cond in e.args:
                     c = cond if isinstance(cond, bool) else cond.subs(x, sp.Float(p, 60))
                     if c in (True, sp.true):
                         return go(expr_)
                 raise ValueError("no Piecewise branch holds")
+            args = [go(a) for a in e.args]
             if isinstance(e, sp.Max):
                 vals = [val(a) for a in args]
                 return args[max(range(len(args)), key=lambda i: vals[i])]
@@ -560,7 +614,7 @@ class _Symbolic:
             return all(v == v0 or abs(v - v0) <= mpmath.mpf("1e-45") * max(abs(v), abs(v0)) for v in vals)
 
 
-class _Undefined(Exception):
+class _UndefinedError(Exception):
     pass
 
 
@@ -599,6 +653,7 @@ def _interior_points(a: float, b: float) -> list[float]:
 
 # --- regions -------------------------------------------------------------------------------------
 
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs [i, j] of True in ``mask``."""
     if not mask.any():
@@ -615,7 +670,7 @@ def _edge(pred: Callable[[float], bool], inside: float, outside: float) -> float
     a, b = inside, outside
     for _ in range(200):
         m = 0.5 * (a + b)
-        if m == a or m == b:
+        if m in (a, b):
             break
         if pred(m):
             a = m
@@ -638,9 +693,15 @@ def _holds_inside(pred_v: Callable[[np.ndarray], np.ndarray], lo: float, hi: flo
     return bool(np.all(pred_v(pts)))
 
 
-def _regions(x: np.ndarray, mask: np.ndarray, pred: Callable[[float], bool], tails: tuple[bool, bool],
-             min_width: float, domain: tuple[float, float],
-             pred_v: Callable[[np.ndarray], np.ndarray] | None = None) -> list[tuple[float, float]]:
+def _regions(
+    x: np.ndarray,
+    mask: np.ndarray,
+    pred: Callable[[float], bool],
+    tails: tuple[bool, bool],
+    min_width: float,
+    domain: tuple[float, float],
+    pred_v: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> list[tuple[float, float]]:
     out = []
     for i, j in _runs(mask):
         upper = float(x[min(j + 1, len(x) - 1)] - x[max(i - 1, 0)])
@@ -656,9 +717,9 @@ def _regions(x: np.ndarray, mask: np.ndarray, pred: Callable[[float], bool], tai
             hi = domain[1]
         else:
             hi = _edge(pred, float(x[j]), float(x[j + 1])) if j < len(x) - 1 else float(x[j])
-        if hi - lo >= min_width or (math.isinf(lo) or math.isinf(hi)):
-            if pred_v is None or _holds_inside(pred_v, lo, hi):
-                out.append((lo, hi))
+        wide = hi - lo >= min_width or math.isinf(lo) or math.isinf(hi)
+        if wide and (pred_v is None or _holds_inside(pred_v, lo, hi)):
+            out.append((lo, hi))
     return out
 
 
@@ -669,14 +730,19 @@ def _refine(fn: Callable, x: np.ndarray, i: int, sign: int) -> tuple[float, floa
     lo, hi = float(x[max(i - 1, 0)]), float(x[min(i + 1, len(x) - 1)])
     best_x, best_v = float(x[i]), float(fn(np.array([x[i]]))[0])
     if hi > lo:
-        r = minimize_scalar(lambda t: sign * float(fn(np.array([t]))[0]), bounds=(lo, hi), method="bounded",
-                            options={"xatol": 1e-13 * max(1.0, abs(best_x)), "maxiter": 500})
+        r = minimize_scalar(
+            lambda t: sign * float(fn(np.array([t]))[0]),
+            bounds=(lo, hi),
+            method="bounded",
+            options={"xatol": 1e-13 * max(1.0, abs(best_x)), "maxiter": 500},
+        )
         if r.success and math.isfinite(r.fun) and r.fun < sign * best_v:
             best_x, best_v = float(r.x), sign * float(r.fun)
     return best_x, best_v
 
 
 # --- the analysis --------------------------------------------------------------------------------
+
 
 @dataclass
 class _Scan:
@@ -717,7 +783,8 @@ class _Scan:
 
 @lru_cache(maxsize=256)
 def _scan_cached(key: tuple, act: Activation) -> _Scan:
-    return _scan(act)
+    with np.errstate(all="ignore"):
+        return _scan(act)
 
 
 def _get_scan(act: Activation) -> _Scan:
@@ -733,16 +800,26 @@ def _scan(act: Activation) -> _Scan:
     if not defined.any():
         raise ValueError(f"properties: {act.name} is nan everywhere on [-1e7, 1e7]")
     first, last = int(np.argmax(defined)), len(grid) - 1 - int(np.argmax(defined[::-1]))
-    if not defined[first:last + 1].all():
+    if not defined[first : last + 1].all():
         notes.append("f is undefined (nan) inside its domain at some points; analysed where it is defined")
 
     def is_def(t: float) -> bool:
         return not math.isnan(float(f(np.array([t]))[0]))
 
-    lo = -math.inf if first == 0 and is_def(-1e300) else (
-        _edge(is_def, float(grid[first]), float(grid[first - 1])) if first > 0 else float(grid[0]))
-    hi = math.inf if last == len(grid) - 1 and is_def(1e300) else (
-        _edge(is_def, float(grid[last]), float(grid[last + 1])) if last < len(grid) - 1 else float(grid[-1]))
+    lo = (
+        -math.inf
+        if first == 0 and is_def(-1e300)
+        else (_edge(is_def, float(grid[first]), float(grid[first - 1])) if first > 0 else float(grid[0]))
+    )
+    hi = (
+        math.inf
+        if last == len(grid) - 1 and is_def(1e300)
+        else (
+            _edge(is_def, float(grid[last]), float(grid[last + 1]))
+            if last < len(grid) - 1
+            else float(grid[-1])
+        )
+    )
     keep = defined & np.isfinite(fg)
     x = grid[keep]
     fx = fg[keep]
@@ -754,8 +831,10 @@ def _scan(act: Activation) -> _Scan:
         except Exception as e:  # noqa: BLE001 - an expression sympy cannot handle
             notes.append(f"sympy expression unusable ({type(e).__name__}: {e}); float64 analysis only")
     else:
-        notes.append("no sympy expression: f'' jumps found from finite differences only, "
-                     "and C2 is not told apart from C-infinity")
+        notes.append(
+            "no sympy expression: f'' jumps found from finite differences only, "
+            "and C2 is not told apart from C-infinity"
+        )
     dfin = np.isfinite(dx)
     jumps_f = _jumps(f, x, fx)
     jumps_df = _jumps(df, x[dfin], dx[dfin])
@@ -776,7 +855,7 @@ def _scan(act: Activation) -> _Scan:
         except Exception as e:  # noqa: BLE001
             notes.append(f"sympy branch analysis failed ({type(e).__name__}: {e})")
     elif len(x) > 10:
-        jumps_d2 = _second_derivative_jumps(df, x)
+        jumps_d2 = _second_derivative_jumps(df, lo, hi)
         structural.extend((c, 2) for c in jumps_d2)
     return _Scan(act, f, df, x, fx, dx, (lo, hi), symbolic, notes, jumps_f, jumps_df, structural)
 
@@ -794,8 +873,9 @@ def breakpoints(act: Any, **params: Any) -> tuple[float, ...]:
     return tuple(sorted(pts))
 
 
-def properties(act: Any, *, saturation: float = SATURATION, min_width: float = 0.1,
-               **params: Any) -> DerivedProperties:
+def properties(
+    act: Any, *, saturation: float = SATURATION, min_width: float = 0.1, **params: Any
+) -> DerivedProperties:
     """Measure an elementwise activation's properties numerically.
 
     ``act`` is an :class:`~actlab.Activation` or a catalog name (``params`` bind
@@ -811,9 +891,14 @@ def properties(act: Any, *, saturation: float = SATURATION, min_width: float = 0
     >>> [round(v, 6) for v in p.minimum], p.zero_centred
     ([-1.278465, -0.278465], False)
     """
+    a = elementwise(act, "properties", **params)
+    with np.errstate(all="ignore"):
+        return _properties(a, saturation, min_width)
+
+
+def _properties(a: Activation, saturation: float, min_width: float) -> DerivedProperties:
     from .quadrature import panel_rule
 
-    a = elementwise(act, "properties", **params)
     s = _get_scan(a)
     f, df, x, fx, dx = s.f, s.df, s.x, s.fx, s.dx
     lo, hi = s.domain
@@ -884,8 +969,10 @@ def properties(act: Any, *, saturation: float = SATURATION, min_width: float = 0
     kink_pts = sorted({d.at for d in discs if d.order <= 1} | {e for e in (lo, hi) if math.isfinite(e)})
     kinks = tuple(Kink(c, float(df(np.array([c]))[0])) for c in kink_pts)
     if any(math.isfinite(e) for e in (lo, hi)):
-        notes.append(f"defined on [{lo}, {hi}] only; its finite edge counts as a kink, and the Gaussian "
-                     "moments are undefined (nan)")
+        notes.append(
+            f"defined on [{lo}, {hi}] only; its finite edge counts as a kink, and the Gaussian "
+            "moments are undefined (nan)"
+        )
 
     # saturation and dead regions
     def saturated(t: float) -> bool:
@@ -897,8 +984,9 @@ def properties(act: Any, *, saturation: float = SATURATION, min_width: float = 0
         lo == -math.inf and bool(np.all(np.abs(df(-_HUGE)) < saturation)),
         hi == math.inf and bool(np.all(np.abs(df(_HUGE)) < saturation)),
     )
-    sat = _regions(x, sat_mask, saturated, tails_sat, min_width, (lo, hi),
-                   lambda t: ~(np.abs(df(t)) >= saturation))
+    sat = _regions(
+        x, sat_mask, saturated, tails_sat, min_width, (lo, hi), lambda t: ~(np.abs(df(t)) >= saturation)
+    )
 
     def flat(t: float) -> bool:
         return float(df(np.array([t]))[0]) == 0.0
@@ -942,11 +1030,28 @@ def properties(act: Any, *, saturation: float = SATURATION, min_width: float = 0
         maximum = _extremum(f, x, fx, -1, [*limit_vals, *edge_vals], tail_vals)
 
     return DerivedProperties(
-        name=a.name, params=dict(a.params), domain=(lo, hi), range=(inf_f, sup_f), limits=lim,
-        monotonic=monotonic, non_increasing=non_increasing, derivative_inf=d_inf, derivative_sup=d_sup,
-        saturation_regions=tuple(sat), dead_regions=tuple(dead), mean=mean, second_moment=m2,
-        variance=var, centring=centring, zero_centred=zero_centred, smoothness=smoothness,
-        discontinuities=tuple(discs), kinks=kinks, minimum=minimum, maximum=maximum, notes=tuple(notes),
+        name=a.name,
+        params=dict(a.params),
+        domain=(lo, hi),
+        range=(inf_f, sup_f),
+        limits=lim,
+        monotonic=monotonic,
+        non_increasing=non_increasing,
+        derivative_inf=d_inf,
+        derivative_sup=d_sup,
+        saturation_regions=tuple(sat),
+        dead_regions=tuple(dead),
+        mean=mean,
+        second_moment=m2,
+        variance=var,
+        centring=centring,
+        zero_centred=zero_centred,
+        smoothness=smoothness,
+        discontinuities=tuple(discs),
+        kinks=kinks,
+        minimum=minimum,
+        maximum=maximum,
+        notes=tuple(notes),
     )
 
 
@@ -991,8 +1096,9 @@ def _best(f: Callable, x: np.ndarray, fx: np.ndarray, sign: int) -> tuple[float,
     return r[2], r[3]
 
 
-def _extremum(f: Callable, x: np.ndarray, fx: np.ndarray, sign: int, limits: list[float],
-              tails: list[float]) -> tuple[float, float] | None:
+def _extremum(
+    f: Callable, x: np.ndarray, fx: np.ndarray, sign: int, limits: list[float], tails: list[float]
+) -> tuple[float, float] | None:
     """The global minimum (sign=+1) or maximum (-1) at a finite point, nearest 0 among ties; None if
     the extreme value is only approached at +-inf (or the function is unbounded that way)."""
     xm, vm = _best(f, x, fx, sign)
@@ -1000,10 +1106,11 @@ def _extremum(f: Callable, x: np.ndarray, fx: np.ndarray, sign: int, limits: lis
     others = [sign * t for t in [*limits, *tails] if not math.isnan(t)]
     if others and min(others) <= best + 1e-12 * max(1.0, abs(best)):
         return None
-    return (xm, vm)
+    return (xm + 0.0, vm + 0.0)  # no -0.0
 
 
 # --- checking declared metadata ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Disagreement:

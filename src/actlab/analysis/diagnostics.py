@@ -78,15 +78,29 @@ class Diagnosis:
         return len(self.layers)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tau": self.tau, "saturation": self.saturation, "batches": self.batches,
-                "notes": list(self.notes), "layers": [r.as_dict() for r in self.layers]}
+        return {
+            "tau": self.tau,
+            "saturation": self.saturation,
+            "batches": self.batches,
+            "notes": list(self.notes),
+            "layers": [r.as_dict() for r in self.layers],
+        }
 
-    _COLUMNS = (("layer", "path"), ("act", "name"), ("units", "units"), ("dead", "dead"),
-                ("dormant", "dormant"), ("saturated", "saturated"), ("mean", "mean"), ("std", "std"),
-                ("mean|f'|", "mean_abs_derivative"), ("|grad x|", "grad_norm"))
+    _COLUMNS = (
+        ("layer", "path"),
+        ("act", "name"),
+        ("units", "units"),
+        ("dead", "dead"),
+        ("dormant", "dormant"),
+        ("saturated", "saturated"),
+        ("mean", "mean"),
+        ("std", "std"),
+        ("mean|f'|", "mean_abs_derivative"),
+        ("|grad x|", "grad_norm"),
+    )
 
     def _rows(self) -> list[list[str]]:
-        rows = []
+        rows: list[list[str]] = []
         for r in self.layers:
             row = []
             for _, key in self._COLUMNS:
@@ -104,8 +118,10 @@ class Diagnosis:
         head = [c for c, _ in self._COLUMNS]
         rows = self._rows()
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
-        out = [f"diagnose: {len(self.layers)} activation layer(s), {self.batches} batch(es), "
-               f"tau={self.tau}, saturation |f'| < {self.saturation}"]
+        out = [
+            f"diagnose: {len(self.layers)} activation layer(s), {self.batches} batch(es), "
+            f"tau={self.tau}, saturation |f'| < {self.saturation}"
+        ]
         out.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
         out.extend("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
         out.extend(f"note: {n}" for n in self.notes)
@@ -138,14 +154,19 @@ class Diagnosis:
         labels = [r.path or "<root>" for r in self.layers]
         x = np.arange(len(labels))
         w = 0.27
-        for k, (key, name) in enumerate((("dead", "dead"), ("dormant", "dormant"), ("saturated", "saturated"))):
+        for k, (key, name) in enumerate(
+            (("dead", "dead"), ("dormant", "dormant"), ("saturated", "saturated"))
+        ):
             axes[0].bar(x + (k - 1) * w, [getattr(r, key) for r in self.layers], w, label=name)
         axes[0].set(title="fraction of units / entries", ylim=(0, 1))
         axes[0].legend(fontsize=8)
         axes[1].bar(x, [r.mean_abs_derivative for r in self.layers])
         axes[1].set(title="mean |f'(x)|")
-        axes[2].bar(x, [r.grad_norm if math.isfinite(r.grad_norm) else 0.0 for r in self.layers])
-        axes[2].set(title="‖∂L/∂x‖ (input of the activation)", yscale="log")
+        g = [r.grad_norm if math.isfinite(r.grad_norm) else 0.0 for r in self.layers]
+        axes[2].bar(x, g)
+        axes[2].set(title="‖∂L/∂x‖ (input of the activation)")
+        if any(v > 0 for v in g):
+            axes[2].set_yscale("log")
         for ax in axes:
             ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
         return fig
@@ -178,8 +199,9 @@ class Monitor:
         report = mon.report()
     """
 
-    def __init__(self, model: Any, *, saturation: float = 1e-3, tau: float = 0.025,
-                 unit_dim: int | str = "auto") -> None:
+    def __init__(
+        self, model: Any, *, saturation: float = 1e-3, tau: float = 0.025, unit_dim: int | str = "auto"
+    ) -> None:
         import torch
 
         from actlab.torch.surgery import activations_in
@@ -203,9 +225,11 @@ class Monitor:
         self.batches = 0
         skipped_fn = sorted({s.name for s in self.sites if s.kind != "module"})
         if skipped_fn:
-            self.notes.append("not monitored (called as functions in forward code, no module to hook): "
-                              + ", ".join(skipped_fn))
-        self._modules = []
+            self.notes.append(
+                "not monitored (called as functions in forward code, no module to hook): "
+                + ", ".join(skipped_fn)
+            )
+        self._modules: list[Any] = []
         for s in self.sites:
             if s.kind != "module" or s.module is None:
                 continue
@@ -227,8 +251,9 @@ class Monitor:
             return
         self._handles.append(self.model.register_forward_pre_hook(self._reset_calls))
         for idx, s in enumerate(self._modules):
-            self._handles.append(s.module.register_forward_pre_hook(self._make_pre(idx, s)))
-            self._handles.append(s.module.register_forward_hook(self._make_post(idx, s)))
+            module: Any = s.module
+            self._handles.append(module.register_forward_pre_hook(self._make_pre(idx, s)))
+            self._handles.append(module.register_forward_hook(self._make_post(idx, s)))
 
     def detach(self) -> None:
         for h in self._handles:
@@ -333,8 +358,10 @@ class Monitor:
         live = [(site, y, d) for site, y, d, _ in self._pending if y is not None and y.requires_grad]
         if not live and self._pending:
             if "no gradients" not in " ".join(self.notes):
-                self.notes.append("no gradients: the activations did not require grad (torch.no_grad, or "
-                                  "no parameter or input requires grad)")
+                self.notes.append(
+                    "no gradients: the activations did not require grad (torch.no_grad, or "
+                    "no parameter or input requires grad)"
+                )
             self._pending.clear()
             return
         if not live or loss is None:
@@ -350,7 +377,7 @@ class Monitor:
 
     def report(self) -> Diagnosis:
         torch = self.torch
-        rows = []
+        rows: list[LayerDiagnosis] = []
         for key in sorted(self._stats):
             s = self._stats[key]
             if s.n == 0 or s.active is None:
@@ -362,12 +389,21 @@ class Monitor:
             layer_mean = float(per_unit.mean())
             score = per_unit / layer_mean if layer_mean > 0 else torch.zeros_like(per_unit)
             dormant = float((score <= self.tau).double().mean())
-            rows.append(LayerDiagnosis(
-                path=s.path, name=s.name, units=units, dead=float((~s.active).double().mean()),
-                saturated=s.sat / s.n, mean=mean, std=math.sqrt(var), mean_abs_derivative=s.abs_d / s.n,
-                grad_norm=(sum(s.grad_norms) / len(s.grad_norms)) if s.grad_norms else math.nan,
-                dormant=dormant, entries=s.n,
-            ))
+            rows.append(
+                LayerDiagnosis(
+                    path=s.path,
+                    name=s.name,
+                    units=units,
+                    dead=float((~s.active).double().mean()),
+                    saturated=s.sat / s.n,
+                    mean=mean,
+                    std=math.sqrt(var),
+                    mean_abs_derivative=s.abs_d / s.n,
+                    grad_norm=(sum(s.grad_norms) / len(s.grad_norms)) if s.grad_norms else math.nan,
+                    dormant=dormant,
+                    entries=s.n,
+                )
+            )
         return Diagnosis(rows, self.tau, self.saturation, self.batches, list(dict.fromkeys(self.notes)))
 
 
@@ -378,9 +414,18 @@ def _split(batch: Any) -> tuple[Any, Any]:
     return batch, None
 
 
-def diagnose(model: Any, batches: Any, *, tau: float = 0.025, saturation: float = 1e-3, loss_fn: Any = None,
-             backward: bool = True, unit_dim: int | str = "auto", max_batches: int | None = None,
-             seed: int = 0) -> Diagnosis:
+def diagnose(
+    model: Any,
+    batches: Any,
+    *,
+    tau: float = 0.025,
+    saturation: float = 1e-3,
+    loss_fn: Any = None,
+    backward: bool = True,
+    unit_dim: int | str = "auto",
+    max_batches: int | None = None,
+    seed: int = 0,
+) -> Diagnosis:
     """Run ``batches`` through ``model`` with hooks on its activation modules; report per layer.
 
     ``batches``: an iterable of input tensors or of ``(input, target)`` pairs (a

@@ -101,12 +101,22 @@ def _draw(rng: np.random.Generator, kind: str, shape: tuple[int, ...], scale: fl
         return rng.uniform(-b, b, shape)
     if kind == "laplace":
         return rng.laplace(0.0, scale / math.sqrt(2.0), shape)
-    raise ValueError(f"born_dead_monte_carlo: distribution must be 'normal', 'uniform' or 'laplace', got {kind!r}")
+    raise ValueError(
+        f"born_dead_monte_carlo: distribution must be 'normal', 'uniform' or 'laplace', got {kind!r}"
+    )
 
 
-def born_dead_monte_carlo(inputs: Any, width: int | Sequence[int], depth: int | None = None, *,
-                          trials: int = 20000, weights: str = "normal", bias: str = "zero",
-                          seed: int | None = 0, chunk: int = 4096) -> BornDead:
+def born_dead_monte_carlo(
+    inputs: Any,
+    width: int | Sequence[int],
+    depth: int | None = None,
+    *,
+    trials: int = 20000,
+    weights: str = "normal",
+    bias: str = "zero",
+    seed: int | None = 0,
+    chunk: int = 4096,
+) -> BornDead:
     """Estimate born-dead probabilities for ReLU nets on a set of inputs.
 
     ``inputs``: an array (points, d) (or one point (d,)). ``weights`` and ``bias``
@@ -116,7 +126,7 @@ def born_dead_monte_carlo(inputs: Any, width: int | Sequence[int], depth: int | 
     errors sqrt(p (1 - p) / trials).
 
     >>> r = born_dead_monte_carlo([1.0, -2.0], 2, 5, trials=20000, seed=1)
-    >>> abs(r.dead_at_point[0] - r.analytic_point) < 4 * r.dead_at_point_se[0]
+    >>> bool(abs(r.dead_at_point[0] - r.analytic_point) < 4 * r.dead_at_point_se[0])
     True
     """
     x = np.asarray(inputs, dtype=np.float64)
@@ -126,8 +136,10 @@ def born_dead_monte_carlo(inputs: Any, width: int | Sequence[int], depth: int | 
         raise ValueError(f"born_dead_monte_carlo: inputs must be (points, d) or (d,), got shape {x.shape}")
     ws = _widths(width, depth)
     if bias == "zero" and np.any(np.all(x == 0, axis=1)):
-        raise ValueError("born_dead_monte_carlo: with zero biases the input 0 is dead by construction; "
-                         "remove it or use symmetric biases")
+        raise ValueError(
+            "born_dead_monte_carlo: with zero biases the input 0 is dead by construction; "
+            "remove it or use symmetric biases"
+        )
     rng = np.random.default_rng(seed)
     n_pts = x.shape[0]
     dead_pt = np.zeros(n_pts)
@@ -160,5 +172,15 @@ def born_dead_monte_carlo(inputs: Any, width: int | Sequence[int], depth: int | 
     p_pt = dead_pt / trials
     p_all = dead_all / trials
     p_col = collapsed / trials
-    return BornDead(tuple(ws), trials, n_pts, p_pt, se(p_pt), p_all, float(se(p_all)), p_col, float(se(p_col)),
-                    born_dead_probability(ws))
+    return BornDead(
+        tuple(ws),
+        trials,
+        n_pts,
+        p_pt,
+        se(p_pt),
+        p_all,
+        float(se(p_all)),
+        p_col,
+        float(se(p_col)),
+        born_dead_probability(ws),
+    )

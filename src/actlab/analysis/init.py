@@ -87,6 +87,7 @@ def torch_gain(act: Any, **params: Any) -> float | None:
 
 # --- initialising a model ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LayerInit:
     """How :func:`init_` initialised one layer."""
@@ -112,14 +113,19 @@ class InitReport:
         return iter(self.layers)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "notes": list(self.notes),
-                "layers": [layer.__dict__.copy() for layer in self.layers]}
+        return {
+            "method": self.method,
+            "notes": list(self.notes),
+            "layers": [layer.__dict__.copy() for layer in self.layers],
+        }
 
     def __str__(self) -> str:
         lines = [f"init_: {len(self.layers)} layer(s), activations found by {self.method}"]
         for r in self.layers:
-            lines.append(f"  {r.path or '<root>':30s} {r.layer:12s} -> {r.activation:14s} "
-                         f"gain {r.gain:.5f}  std {r.std:.5g}  fan {r.fan}")
+            lines.append(
+                f"  {r.path or '<root>':30s} {r.layer:12s} -> {r.activation:14s} "
+                f"gain {r.gain:.5f}  std {r.std:.5g}  fan {r.fan}"
+            )
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -128,18 +134,70 @@ class InitReport:
 
 def _weight_layers(torch: Any) -> tuple[type, ...]:
     nn = torch.nn
-    return (nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
-            nn.ConvTranspose2d, nn.ConvTranspose3d)
+    return (
+        nn.Linear,
+        nn.Bilinear,
+        nn.Conv1d,
+        nn.Conv2d,
+        nn.Conv3d,
+        nn.ConvTranspose1d,
+        nn.ConvTranspose2d,
+        nn.ConvTranspose3d,
+    )
 
 
-_TRANSPARENT_MODULES = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "InstanceNorm1d",
-                        "InstanceNorm2d", "InstanceNorm3d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
-                        "AlphaDropout", "Identity", "Flatten", "Unflatten", "MaxPool1d", "MaxPool2d",
-                        "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
-                        "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "RMSNorm")
-_TRANSPARENT_CALLS = {"view", "reshape", "flatten", "permute", "transpose", "contiguous", "squeeze", "unsqueeze",
-                      "add", "iadd", "__add__", "__iadd__", "dropout", "batch_norm", "layer_norm", "group_norm",
-                      "max_pool1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "to", "float"}
+_TRANSPARENT_MODULES = (
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "LayerNorm",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "Identity",
+    "Flatten",
+    "Unflatten",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "RMSNorm",
+)
+_TRANSPARENT_CALLS = {
+    "view",
+    "reshape",
+    "flatten",
+    "permute",
+    "transpose",
+    "contiguous",
+    "squeeze",
+    "unsqueeze",
+    "add",
+    "iadd",
+    "__add__",
+    "__iadd__",
+    "dropout",
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "to",
+    "float",
+}
 _CALL_ALIASES = {"logsigmoid": "log_sigmoid", "gelu": "gelu"}
 
 
@@ -160,8 +218,14 @@ def _call_activation(node: Any) -> tuple[str, dict[str, float]] | None:
     if spec.name == "gelu" and kw.get("approximate") == "tanh":
         return "gelu_tanh", {}
     params: dict[str, float] = {}
-    key = {"leaky_relu": "negative_slope", "elu": "alpha", "celu": "alpha", "softplus": "beta",
-           "hardshrink": "lambd", "softshrink": "lambd"}.get(spec.name)
+    key = {
+        "leaky_relu": "negative_slope",
+        "elu": "alpha",
+        "celu": "alpha",
+        "softplus": "beta",
+        "hardshrink": "lambd",
+        "softshrink": "lambd",
+    }.get(spec.name)
     if key is not None:
         v = kw.get(key, node.args[1] if len(node.args) > 1 else None)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -226,9 +290,10 @@ def _follow_module_order(model: Any, torch: Any, notes: list[str]) -> dict[str, 
     functional = [s for s in sites if s.kind == "functional"]
     if functional:
         notes.append(
-            "activations called in forward code (" + ", ".join(sorted({s.name for s in functional}))
+            "activations called in forward code ("
+            + ", ".join(sorted({s.name for s in functional}))
             + ") cannot be placed without tracing; the layers before them got gain 1 unless a module "
-              "activation follows them"
+            "activation follows them"
         )
     weight_types = _weight_layers(torch)
     out: dict[str, tuple[str, dict] | None] = {}
@@ -248,8 +313,15 @@ def _follow_module_order(model: Any, torch: Any, notes: list[str]) -> dict[str, 
     return out
 
 
-def init_(model: Any, *, mode: str = "fan_in", distribution: str = "normal", bias: float = 0.0,
-          output_gain: float = 1.0, generator: Any = None) -> InitReport:
+def init_(
+    model: Any,
+    *,
+    mode: str = "fan_in",
+    distribution: str = "normal",
+    bias: float = 0.0,
+    output_gain: float = 1.0,
+    generator: Any = None,
+) -> InitReport:
     """Initialise every Linear / Conv layer of ``model`` with the gain of the activation that follows it.
 
     Weights get std ``gain / sqrt(fan)`` (``mode="fan_in"`` preserves the forward

@@ -14,7 +14,8 @@ Two rules:
   the origin is resolved whatever sigma is). Across a kink each piece is smooth,
   so the rule stays at full double precision; it is checked against mpmath
   quadrature in ``tests/test_analysis_quadrature.py``. The mass beyond 16 sigma
-  (1e-56) is dropped: g may grow like exp(a x) for a up to about 8.
+  (1e-56) is dropped: a g that grows like e^(a z) with a sigma beyond about 8 needs
+  a wider ``tail``.
 
 ``expect(act, "f**2", sigma=...)`` builds g from an activation's f and f'.
 """
@@ -32,7 +33,12 @@ import numpy as np
 from ._common import df_np, elementwise, f_np
 
 __all__ = [
-    "INTEGRANDS", "GaussianMoments", "expect", "gauss_hermite", "gaussian_expectation", "gaussian_expectation_2d",
+    "INTEGRANDS",
+    "GaussianMoments",
+    "expect",
+    "gauss_hermite",
+    "gaussian_expectation",
+    "gaussian_expectation_2d",
     "moments",
 ]
 
@@ -58,8 +64,9 @@ def _legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return roots_legendre(n)
 
 
-def gauss_hermite(g: Callable[[np.ndarray], Any], mu: float = 0.0, sigma: float = 1.0,
-                  order: int = 128) -> float:
+def gauss_hermite(
+    g: Callable[[np.ndarray], Any], mu: float = 0.0, sigma: float = 1.0, order: int = 128
+) -> float:
     """E[g(z)] for z ~ N(mu, sigma^2) by ``order``-node Gauss-Hermite quadrature.
 
     >>> round(gauss_hermite(lambda z: z**2, 1.0, 2.0), 12)   # mu^2 + sigma^2
@@ -70,8 +77,9 @@ def gauss_hermite(g: Callable[[np.ndarray], Any], mu: float = 0.0, sigma: float 
         return float(np.dot(w, np.asarray(g(mu + _SQRT2 * sigma * t), dtype=np.float64)))
 
 
-def panel_rule(mu: float, sigma: float, breakpoints: Iterable[float] = (),
-               tail: float = TAIL) -> tuple[np.ndarray, np.ndarray]:
+def panel_rule(
+    mu: float, sigma: float, breakpoints: Iterable[float] = (), tail: float = TAIL
+) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of the ``"panels"`` rule: sum(w * g(x)) = E[g(z)], z ~ N(mu, sigma^2)."""
     lo, hi = mu - tail * sigma, mu + tail * sigma
     width = max(min(0.5 * sigma, 0.5), (hi - lo) / _MAX_PANELS)
@@ -86,15 +94,24 @@ def panel_rule(mu: float, sigma: float, breakpoints: Iterable[float] = (),
     return x, ww
 
 
-def gaussian_expectation(g: Callable[[np.ndarray], Any], mu: float = 0.0, sigma: float = 1.0, *,
-                         breakpoints: Iterable[float] = (), method: str = "panels",
-                         order: int = 128) -> float:
+def gaussian_expectation(
+    g: Callable[[np.ndarray], Any],
+    mu: float = 0.0,
+    sigma: float = 1.0,
+    *,
+    breakpoints: Iterable[float] = (),
+    method: str = "panels",
+    order: int = 128,
+    tail: float = TAIL,
+) -> float:
     """E[g(z)] for z ~ N(mu, sigma^2).
 
     ``g`` maps a float64 array to an array. ``breakpoints``: where g (or a
     derivative of it) is not smooth; the ``"panels"`` rule splits there.
     ``method="hermite"`` uses ``order``-node Gauss-Hermite instead (see the module
-    docstring for when that is accurate). sigma = 0 gives g(mu).
+    docstring for when that is accurate). The panels cover mu +- ``tail`` sigma; a g
+    growing like e^(a z) moves the mass a sigma^2 away from mu and needs
+    ``tail > a sigma + 8``. sigma = 0 gives g(mu).
 
     >>> relu = lambda z: np.maximum(z, 0.0)
     >>> round(gaussian_expectation(lambda z: relu(z) ** 2, breakpoints=[0.0]), 15)
@@ -110,15 +127,22 @@ def gaussian_expectation(g: Callable[[np.ndarray], Any], mu: float = 0.0, sigma:
         return gauss_hermite(g, mu, sigma, order)
     if method != "panels":
         raise ValueError(f"gaussian_expectation: method must be 'panels' or 'hermite', got {method!r}")
-    x, w = panel_rule(mu, sigma, breakpoints)
+    x, w = panel_rule(mu, sigma, breakpoints, tail=tail)
     with np.errstate(all="ignore"):
         gx = np.asarray(g(x), dtype=np.float64)
         return float(np.dot(w, gx))
 
 
-def gaussian_expectation_2d(g: Callable[[np.ndarray, np.ndarray], Any], q1: float, q2: float, c: float,
-                            *, breakpoints: Iterable[float] = (), tail: float = 10.0,
-                            pieces: int = 24) -> float:
+def gaussian_expectation_2d(
+    g: Callable[[np.ndarray, np.ndarray], Any],
+    q1: float,
+    q2: float,
+    c: float,
+    *,
+    breakpoints: Iterable[float] = (),
+    tail: float = 10.0,
+    pieces: int = 24,
+) -> float:
     """E[g(u1, u2)] for a centred Gaussian pair with variances q1, q2 and correlation c.
 
     u1 ~ N(0, q1) by the panel rule (split at ``breakpoints``); given u1, u2 ~
@@ -138,10 +162,16 @@ def gaussian_expectation_2d(g: Callable[[np.ndarray, np.ndarray], Any], q1: floa
             return float(np.dot(w1, np.asarray(g(x1, slope * x1), dtype=np.float64)))
         mean = slope * x1  # (N1,)
         cuts = (np.asarray(bps, dtype=np.float64)[None, :] - mean[:, None]) / sd  # (N1, K)
-        edges = np.concatenate([np.full((len(x1), 1), -tail), np.clip(np.sort(cuts, axis=1), -tail, tail),
-                                np.full((len(x1), 1), tail)], axis=1)  # (N1, K+2)
+        edges = np.concatenate(
+            [
+                np.full((len(x1), 1), -tail),
+                np.clip(np.sort(cuts, axis=1), -tail, tail),
+                np.full((len(x1), 1), tail),
+            ],
+            axis=1,
+        )  # (N1, K+2)
         t, w = _legendre(_NODES)
-        sub = (np.arange(pieces + 1) / pieces)  # sub-panel edges within each piece
+        sub = np.arange(pieces + 1) / pieces  # sub-panel edges within each piece
         lo, hi = edges[:, :-1], edges[:, 1:]  # (N1, K+1)
         a = lo[..., None] + (hi - lo)[..., None] * sub[None, None, :-1]  # (N1, K+1, P)
         b = lo[..., None] + (hi - lo)[..., None] * sub[None, None, 1:]
@@ -171,9 +201,16 @@ INTEGRANDS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 }
 
 
-def expect(act: Any, g: str | Callable[[np.ndarray, np.ndarray, np.ndarray], Any] = "f",
-           mu: float = 0.0, sigma: float = 1.0, *, method: str = "panels",
-           breakpoints: Iterable[float] | None = None, **params: Any) -> float:
+def expect(
+    act: Any,
+    g: str | Callable[[np.ndarray, np.ndarray, np.ndarray], Any] = "f",
+    mu: float = 0.0,
+    sigma: float = 1.0,
+    *,
+    method: str = "panels",
+    breakpoints: Iterable[float] | None = None,
+    **params: Any,
+) -> float:
     """E[g] for z ~ N(mu, sigma^2), g built from the activation's f and f'.
 
     ``g`` is a callable ``g(z, f, df)`` of three float64 arrays (z, f(z), f'(z)),
@@ -184,7 +221,7 @@ def expect(act: Any, g: str | Callable[[np.ndarray, np.ndarray, np.ndarray], Any
     >>> round(expect("relu", "f**2"), 15), round(expect("relu", "df"), 15)
     (0.5, 0.5)
     >>> round(expect("tanh", lambda z, f, df: f * f * df), 6)
-    0.195432
+    0.141303
     """
     a = elementwise(act, "expect", **params)
     f, df = f_np(a), df_np(a)

@@ -52,7 +52,9 @@ def selu_constants(dps: int = 40) -> tuple[Any, Any]:
         phi = lambda t: mpmath.erfc(-t / mpmath.sqrt(2)) / 2  # noqa: E731 - the normal CDF
         e = mpmath.e
         alpha = (1 / mpmath.sqrt(2 * mpmath.pi)) / (mpmath.mpf(1) / 2 - mpmath.sqrt(e) * phi(-1))
-        m2 = mpmath.mpf(1) / 2 + alpha ** 2 * (e ** 2 * phi(-2) - 2 * mpmath.sqrt(e) * phi(-1) + mpmath.mpf(1) / 2)
+        m2 = mpmath.mpf(1) / 2 + alpha**2 * (
+            e**2 * phi(-2) - 2 * mpmath.sqrt(e) * phi(-1) + mpmath.mpf(1) / 2
+        )
         lam = 1 / mpmath.sqrt(m2)
         return +alpha, +lam
 
@@ -72,8 +74,9 @@ class _Family:
         return gaussian_expectation(g, m, s, breakpoints=self.bps)
 
 
-def moment_map(act: Any, mu: float, nu: float, omega: float = 0.0, tau: float = 1.0,
-               scale: float = 1.0, **params: Any) -> tuple[float, float]:
+def moment_map(
+    act: Any, mu: float, nu: float, omega: float = 0.0, tau: float = 1.0, scale: float = 1.0, **params: Any
+) -> tuple[float, float]:
     """(mu~, nu~): mean and variance of ``scale * f(z)`` for z ~ N(mu omega, nu tau).
 
     >>> m, v = moment_map("selu", 0.0, 1.0)
@@ -89,8 +92,9 @@ def moment_map(act: Any, mu: float, nu: float, omega: float = 0.0, tau: float = 
     return m1, m2 - m1 * m1
 
 
-def moment_map_jacobian(act: Any, mu: float, nu: float, omega: float = 0.0, tau: float = 1.0,
-                        scale: float = 1.0, **params: Any) -> np.ndarray:
+def moment_map_jacobian(
+    act: Any, mu: float, nu: float, omega: float = 0.0, tau: float = 1.0, scale: float = 1.0, **params: Any
+) -> np.ndarray:
     """The 2x2 Jacobian d(mu~, nu~)/d(mu, nu) of :func:`moment_map` (Stein's lemma, no f'' needed)."""
     fam = act if isinstance(act, _Family) else _Family(resolve(act, **params), scale)
     lam = fam.scale
@@ -109,8 +113,7 @@ def moment_map_jacobian(act: Any, mu: float, nu: float, omega: float = 0.0, tau:
     dmu_dnu = dvar * e_df_eps
     dxi_dmu = omega * e_ffd
     dxi_dnu = dvar * e_ffd_eps
-    return np.array([[dmu_dmu, dmu_dnu],
-                     [dxi_dmu - 2.0 * e_f * dmu_dmu, dxi_dnu - 2.0 * e_f * dmu_dnu]])
+    return np.array([[dmu_dmu, dmu_dnu], [dxi_dmu - 2.0 * e_f * dmu_dmu, dxi_dnu - 2.0 * e_f * dmu_dnu]])
 
 
 @dataclass(frozen=True)
@@ -139,13 +142,22 @@ class SelfNormalizing:
         return d
 
     def __str__(self) -> str:
-        return (f"{self.family}: {self.param} = {self.alpha!r}, lambda = {self.scale!r}; Jacobian at (0, 1) "
-                f"{np.array2string(self.jacobian, precision=6)}, spectral norm {self.spectral_norm:.6f} "
-                f"({'attracting' if self.attracting else 'not attracting'})")
+        return (
+            f"{self.family}: {self.param} = {self.alpha!r}, lambda = {self.scale!r}; Jacobian at (0, 1) "
+            f"{np.array2string(self.jacobian, precision=6)}, spectral norm {self.spectral_norm:.6f} "
+            f"({'attracting' if self.attracting else 'not attracting'})"
+        )
 
 
-def self_normalizing(family: Any = "elu", param: str | None = None, *, bracket: tuple[float, float] | None = None,
-                     omega: float = 0.0, tau: float = 1.0, **fixed: Any) -> SelfNormalizing:
+def self_normalizing(
+    family: Any = "elu",
+    param: str | None = None,
+    *,
+    bracket: tuple[float, float] | None = None,
+    omega: float = 0.0,
+    tau: float = 1.0,
+    **fixed: Any,
+) -> SelfNormalizing:
     """Find (alpha, lambda) for which lambda * f(x; alpha) has the fixed point (mean 0, variance 1).
 
     ``family``: an activation name (or Activation) with a parameter ``param``
@@ -168,8 +180,10 @@ def self_normalizing(family: Any = "elu", param: str | None = None, *, bracket: 
             raise ValueError(f"self_normalizing: {spec.name} has no parameter to solve for")
         param = spec.params[0].name
     if param not in spec.param_names:
-        raise ValueError(f"self_normalizing: {spec.name} has no parameter {param!r}; "
-                         f"its parameters: {', '.join(spec.param_names) or 'none'}")
+        raise ValueError(
+            f"self_normalizing: {spec.name} has no parameter {param!r}; "
+            f"its parameters: {', '.join(spec.param_names) or 'none'}"
+        )
     p = next(q for q in spec.params if q.name == param)
     bps = _Family(base).bps  # the kinks at the starting parameters (for ELU: 0, whatever alpha)
     s = math.sqrt(tau)
@@ -181,13 +195,17 @@ def self_normalizing(family: Any = "elu", param: str | None = None, *, bracket: 
     if bracket is None:
         lo = max(p.low, 1e-3) if math.isfinite(p.low) else -1e3
         hi = min(p.high, 1e3) if math.isfinite(p.high) else 1e3
-        grid = np.geomspace(lo, hi, 61) if lo > 0 else np.linspace(lo, hi, 201)
-        grid = [a for a in grid if p.contains(float(a))]
+        raw = np.geomspace(lo, hi, 61) if lo > 0 else np.linspace(lo, hi, 201)
+        grid = [float(a) for a in raw if p.contains(float(a))]
         vals = [mean_at(float(a)) for a in grid]
-        found = next(((grid[i], grid[i + 1]) for i in range(len(grid) - 1) if vals[i] * vals[i + 1] <= 0), None)
+        found = next(
+            ((grid[i], grid[i + 1]) for i in range(len(grid) - 1) if vals[i] * vals[i + 1] <= 0), None
+        )
         if found is None:
-            raise ValueError(f"self_normalizing: E[{spec.name}(z; {param})] does not change sign for "
-                             f"{param} in [{lo:g}, {hi:g}]; no value centres it")
+            raise ValueError(
+                f"self_normalizing: E[{spec.name}(z; {param})] does not change sign for "
+                f"{param} in [{lo:g}, {hi:g}]; no value centres it"
+            )
         bracket = (float(found[0]), float(found[1]))
     alpha = brentq(mean_at, bracket[0], bracket[1], xtol=1e-15, rtol=1e-15, maxiter=200)
     fam = _Family(base.with_params(**{param: alpha}), 1.0, bps)

@@ -4,7 +4,8 @@
     actlab info NAME[:param=value,...] | --formula TEXT [--param NAME=VALUE] [--json]
     actlab plot NAME[:param=value] ... [--formula TEXT] [--derivative] [--range LO HI] [-o out.png|svg|pdf]
     actlab gallery -o site/
-    actlab recommend --task binary|multiclass|multilabel|regression --layer hidden|output [--store DB] [--json]
+    actlab recommend --task binary|multiclass|multilabel|regression --layer hidden|output
+                     [--store DB] [--json]
     actlab define FORMULA [--param NAME=VALUE] [--range LO HI] [--json]
     actlab study | runs | show | export      (the comparison study; see actlab study --help)
 
@@ -26,10 +27,10 @@ app = typer.Typer(
     name="actlab",
     help="Activation functions: look them up, plot them, choose one, and compare them on your data.",
     epilog="[bold]Examples[/bold]\n\n  [cyan]$ actlab list --family rectified[/cyan]\n\n"
-           "  [cyan]$ actlab info gelu[/cyan]\n\n  [cyan]$ actlab plot relu elu:alpha=0.5 --derivative -o relu.png"
-           "[/cyan]\n\n  [cyan]$ actlab recommend --task multiclass --layer output[/cyan]\n\n"
-           "  [cyan]$ actlab gallery -o site/[/cyan]\n\n  [cyan]$ actlab study[/cyan]\n\n"
-           "Run [bold]actlab COMMAND --help[/bold] for a command's options and examples.",
+    "  [cyan]$ actlab info gelu[/cyan]\n\n  [cyan]$ actlab plot relu elu:alpha=0.5 --derivative -o relu.png"
+    "[/cyan]\n\n  [cyan]$ actlab recommend --task multiclass --layer output[/cyan]\n\n"
+    "  [cyan]$ actlab gallery -o site/[/cyan]\n\n  [cyan]$ actlab study[/cyan]\n\n"
+    "Run [bold]actlab COMMAND --help[/bold] for a command's options and examples.",
     rich_markup_mode="rich",
     no_args_is_help=True,
     add_completion=False,
@@ -48,7 +49,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version"
+    ),
 ) -> None:
     """Activation functions: look them up, plot them, choose one, and compare them on your data."""
 
@@ -99,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _usage_error(e):
             ctx = getattr(e, "ctx", None)
             cmd = ctx.command_path if ctx is not None else "actlab"
-            print(f"actlab: error: {one_line(e.format_message())} (see {cmd} --help)", file=sys.stderr)
+            message = e.format_message()  # type: ignore[attr-defined]
+            print(f"actlab: error: {one_line(message)} (see {cmd} --help)", file=sys.stderr)
             return int(getattr(e, "exit_code", 2) or 2)
         raise
     except SystemExit as e:  # a command may still call sys.exit

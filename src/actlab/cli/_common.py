@@ -79,8 +79,12 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
     return out
 
 
-def resolve_all(names: list[str] | None, formulas: list[str] | None, params: list[str] | None,
-                check_range: tuple[float, float] | None = None) -> list[tuple[Activation, list[str]]]:
+def resolve_all(
+    names: list[str] | None,
+    formulas: list[str] | None,
+    params: list[str] | None,
+    check_range: tuple[float, float] | None = None,
+) -> list[tuple[Activation, list[str]]]:
     """The activations named (``name`` or ``name:param=value,...``) and defined by ``--formula``.
 
     Returns ``(activation, numerical-trouble lines)`` pairs; formulas are defined
@@ -93,21 +97,30 @@ def resolve_all(names: list[str] | None, formulas: list[str] | None, params: lis
         out.append((resolve(n), []))
     declared = parse_params(params)
     if declared and not formulas:
-        raise CLIError("--param declares parameters of a --formula; for a catalog entry write NAME:param=value")
+        raise CLIError(
+            "--param declares parameters of a --formula; for a catalog entry write NAME:param=value"
+        )
     for text in formulas or []:
         out.append(define_formula(text, declared, check_range))
     return out
 
 
-def define_formula(text: str, declared: dict[str, float], check_range: tuple[float, float] | None,
-                   name: str | None = None) -> tuple[Activation, list[str]]:
+def define_formula(
+    text: str, declared: dict[str, float], check_range: tuple[float, float] | None, name: str | None = None
+) -> tuple[Activation, list[str]]:
     from ..functions.formula import DEFAULT_CHECK_RANGE, define, formula_info, parse
 
     # declare only the parameters this formula uses, so one --param list serves several formulas
     used = [p for p in declared if _mentions(text, p)]
     parse(text, used)  # raises FormulaError with the position first
-    act = define(text, name=name, params={p: declared[p] for p in used},
-                 check_range=check_range or DEFAULT_CHECK_RANGE, warn=False, replace=name is not None)
+    act = define(
+        text,
+        name=name,
+        params={p: declared[p] for p in used},
+        check_range=check_range or DEFAULT_CHECK_RANGE,
+        warn=False,
+        replace=name is not None,
+    )
     info = formula_info(act)
     lines = [str(i) for i in info.issues] if info else []
     if info and info.hints:

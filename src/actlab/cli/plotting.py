@@ -19,22 +19,30 @@ def _default_output(labels: list[str]) -> Path:
 def register(app: typer.Typer) -> None:
     @app.command(
         "plot",
-        epilog=examples("actlab plot relu", "actlab plot relu leaky_relu elu:alpha=0.5 --derivative",
-                        "actlab plot sigmoid tanh --derivative --range -6 6 -o sigmoid_tanh.svg",
-                        'actlab plot --formula "x * tanh(softplus(x))" mish -d -o mish.pdf',
-                        'actlab plot --formula "x * sigmoid(beta * x)" --param beta=2 silu'),
+        epilog=examples(
+            "actlab plot relu",
+            "actlab plot relu leaky_relu elu:alpha=0.5 --derivative",
+            "actlab plot sigmoid tanh --derivative --range -6 6 -o sigmoid_tanh.svg",
+            'actlab plot --formula "x * tanh(softplus(x))" mish -d -o mish.pdf',
+            'actlab plot --formula "x * sigmoid(beta * x)" --param beta=2 silu',
+        ),
     )
     def plot(
-        names: list[str] | None = typer.Argument(None, help="activations: NAME or NAME:param=value,..."),
-        formula: list[str] | None = typer.Option(None, "--formula", help="an activation defined by a formula in x "
-                                                 "(repeatable)"),
-        param: list[str] | None = typer.Option(None, "--param", "-p", help="NAME=VALUE: declare a formula "
-                                               "parameter (repeatable)"),
-        derivative: bool = typer.Option(False, "--derivative", "-d", help="also draw f' (dashed, same colour)"),
+        names: list[str] | None = typer.Argument(None, help="activations: NAME or NAME:param=value,..."),  # noqa: B008
+        formula: list[str] | None = typer.Option(  # noqa: B008
+            None, "--formula", help="an activation defined by a formula in x (repeatable)"
+        ),
+        param: list[str] | None = typer.Option(  # noqa: B008
+            None, "--param", "-p", help="NAME=VALUE: declare a formula parameter (repeatable)"
+        ),
+        derivative: bool = typer.Option(
+            False, "--derivative", "-d", help="also draw f' (dashed, same colour)"
+        ),
         x_range: tuple[float, float] = typer.Option((-5.0, 5.0), "--range", help="x from LO to HI"),
         points: int = typer.Option(1001, "--points", help="samples along x", min=2, max=200001),
-        output: Path | None = typer.Option(None, "--output", "-o", help="the file to write: .png, .svg or .pdf "
-                                           "(default: NAMES.png here)"),
+        output: Path | None = typer.Option(  # noqa: B008
+            None, "--output", "-o", help="the file to write: .png, .svg or .pdf (default: NAMES.png here)"
+        ),
         title: str | None = typer.Option(None, "--title", help="figure title (default: the names)"),
     ) -> None:
         """Plot activations and (with --derivative) their derivatives on one figure."""
@@ -59,17 +67,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         "gallery",
-        epilog=examples("actlab gallery -o site/", "actlab gallery -o site/ --only relu --only gelu --only mish",
-                        "python -m http.server -d site  # or open site/index.html directly"),
+        epilog=examples(
+            "actlab gallery -o site/",
+            "actlab gallery -o site/ --only relu --only gelu --only mish",
+            "python -m http.server -d site  # or open site/index.html directly",
+        ),
     )
     def gallery(
-        output: Path = typer.Option(Path("site"), "--output", "-o", help="folder to write index.html and its "
-                                    "images into (created if needed)"),
-        only: list[str] | None = typer.Option(None, "--only", help="only these activations (repeatable)"),
-        formula: list[str] | None = typer.Option(None, "--formula", help="add an activation defined by a formula "
-                                                 "(repeatable)"),
-        param: list[str] | None = typer.Option(None, "--param", "-p", help="NAME=VALUE for --formula"),
-        x_range: tuple[float, float] = typer.Option((-5.0, 5.0), "--range", help="x from LO to HI in the plots"),
+        output: Path = typer.Option(  # noqa: B008
+            Path("site"),
+            "--output",
+            "-o",
+            help="folder to write index.html and its images into (created if needed)",
+        ),
+        only: list[str] | None = typer.Option(None, "--only", help="only these activations (repeatable)"),  # noqa: B008
+        formula: list[str] | None = typer.Option(  # noqa: B008
+            None, "--formula", help="add an activation defined by a formula (repeatable)"
+        ),
+        param: list[str] | None = typer.Option(None, "--param", "-p", help="NAME=VALUE for --formula"),  # noqa: B008
+        x_range: tuple[float, float] = typer.Option(
+            (-5.0, 5.0), "--range", help="x from LO to HI in the plots"
+        ),
     ) -> None:
         """Write a static, offline HTML page with every activation: plots, formulas, a sortable table."""
         from ..plot import gallery as build
@@ -87,11 +105,12 @@ def register(app: typer.Typer) -> None:
                 import actlab
 
                 names = [*actlab.names(), *[n for n in names if n not in actlab.names()]]
-        progress = None
-        if sys.stderr.isatty():
-            def progress(name: str) -> None:
-                print(f"\r  rendering {name:<30s}", end="", file=sys.stderr, flush=True)
-        index = build(output, names=names, x_range=(lo, hi), progress=progress)
-        if progress:
+        tty = sys.stderr.isatty()
+
+        def progress(name: str) -> None:
+            print(f"\r  rendering {name:<30s}", end="", file=sys.stderr, flush=True)
+
+        index = build(output, names=names, x_range=(lo, hi), progress=progress if tty else None)
+        if tty:
             print("\r" + " " * 42 + "\r", end="", file=sys.stderr)
         print(f"wrote {index}")

@@ -102,7 +102,9 @@ def register(app: typer.Typer) -> None:
             None, "--ray-address", metavar="ADDRESS", help="Ray cluster address (implies --ray)"
         ),
         mlflow_uri: Optional[str] = typer.Option(  # noqa: UP045
-            None, "--mlflow-uri", help="also log every run to MLflow (a tracking URI: file:./mlruns, sqlite:///mlflow.db, http://...)"
+            None,
+            "--mlflow-uri",
+            help="also log every run to MLflow (a tracking URI: file:./mlruns, sqlite:///mlflow.db, http://...)",
         ),
         report_dir: Optional[Path] = typer.Option(  # noqa: UP045, B008
             None, "--report-dir", help="where to write the report (default: next to the store)"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -67,7 +66,9 @@ def set_enabled(enabled: bool) -> None:
     _STATE["enabled"] = bool(enabled)
 
 
-def _pool(n: int) -> ThreadPoolExecutor:
+def _pool(n: int) -> Any:
+    from concurrent.futures import ThreadPoolExecutor  # imported on first use: keeps `import actlab` lean
+
     with _LOCK:
         if _STATE["pool"] is None or _STATE["pool_size"] != n:
             if _STATE["pool"] is not None:

@@ -32,6 +32,7 @@ ranges (:class:`NumericalWarning`) and keeps the findings in
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import hashlib
 import keyword
@@ -51,8 +52,14 @@ from ..core.registry import register as _register
 from ..core.registry import spec as _lookup
 
 __all__ = [
-    "FUNCTIONS", "FormulaInfo", "NumericalIssue", "NumericalWarning", "check_numerics", "define",
-    "formula_info", "parse",
+    "FUNCTIONS",
+    "FormulaInfo",
+    "NumericalIssue",
+    "NumericalWarning",
+    "check_numerics",
+    "define",
+    "formula_info",
+    "parse",
 ]
 
 FAMILY = "user"
@@ -60,8 +67,10 @@ MAX_LENGTH = 1000  # characters
 MAX_DEPTH = 40  # syntax-tree nesting
 MAX_NODES = 400  # syntax-tree nodes
 MAX_PIECEWISE = 12  # where / piecewise / if-else constructs
-MAX_CONST_BITS = 1000  # numerator / denominator of every exact constant: below ~1e301
+MAX_CONST_BITS = 4096  # numerator / denominator of every exact constant (bounds exact arithmetic)
 MAX_CONST = 1e300  # |value| of every constant sub-expression
+MAX_EXPONENT = 1000.0  # |numeric exponent|
+TIME_LIMIT = 20.0  # seconds for the symbolic work of one define(), where a timer is available
 DEFAULT_CHECK_RANGE = (-30.0, 30.0)
 
 
@@ -107,7 +116,7 @@ def _sympy() -> Any:
             return self.args[0].is_extended_real
 
         def _latex(self, printer):
-            return r"\sigma\left(%s\right)" % printer._print(self.args[0])
+            return rf"\sigma\left({printer._print(self.args[0])}\right)"
 
     class softplus(sp.Function):  # noqa: N801
         nargs = 1
@@ -135,7 +144,7 @@ def _sympy() -> Any:
             return self.args[0].is_extended_real
 
         def _latex(self, printer):
-            return r"\operatorname{softplus}\left(%s\right)" % printer._print(self.args[0])
+            return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
 
     class log1p(sp.Function):  # noqa: N801
         nargs = 1
@@ -156,7 +165,7 @@ def _sympy() -> Any:
             return self.rewrite(sp.log)._eval_evalf(prec)
 
         def _latex(self, printer):
-            return r"\log\left(1 + %s\right)" % printer._print(self.args[0])
+            return rf"\log\left(1 + {printer._print(self.args[0])}\right)"
 
     class expm1(sp.Function):  # noqa: N801
         nargs = 1
@@ -180,7 +189,7 @@ def _sympy() -> Any:
             return self.args[0].is_extended_real
 
         def _latex(self, printer):
-            return r"\left(e^{%s} - 1\right)" % printer._print(self.args[0])
+            return rf"\left(e^{{{printer._print(self.args[0])}}} - 1\right)"
 
     _SYM.update(sigmoid=sigmoid, softplus=softplus, log1p=log1p, expm1=expm1)
     _SYM["sp"] = sp
@@ -188,6 +197,7 @@ def _sympy() -> Any:
 
 
 # --- the whitelist -------------------------------------------------------------------------------
+
 
 def _f1(name: str) -> Callable[[Any, list], Any]:
     def build(sp, a):
@@ -268,6 +278,7 @@ _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**
 
 # --- the parser ----------------------------------------------------------------------------------
 
+
 class _Parser:
     def __init__(self, formula: str, params: Iterable[str]) -> None:
         sp = _sympy()
@@ -337,7 +348,6 @@ class _Parser:
 
     # value context
     def value(self, node: ast.AST) -> Any:
-        sp = self.sp
         if isinstance(node, ast.Constant):
             return self.constant(node)
         if isinstance(node, ast.Name):
@@ -345,16 +355,29 @@ class _Parser:
         if isinstance(node, ast.BinOp):
             op = type(node.op)
             if op not in _BINOPS:
-                sym = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-                       ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}.get(op, op.__name__)
+                sym = {
+                    ast.FloorDiv: "//",
+                    ast.Mod: "%",
+                    ast.MatMult: "@",
+                    ast.LShift: "<<",
+                    ast.RShift: ">>",
+                    ast.BitOr: "|",
+                    ast.BitAnd: "&",
+                    ast.BitXor: "^",
+                }.get(op, op.__name__)
                 hint = "; write ** for a power" if op is ast.BitXor else ""
                 raise self.fail(f"operator {sym!r} is not allowed{hint}", node)
             a, b = self.value(node.left), self.value(node.right)
             if op is ast.Pow:
                 self._check_power(a, b, node)
             try:
-                out = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-                       ast.Div: lambda: a / b, ast.Pow: lambda: a ** b}[op]()
+                out = {
+                    ast.Add: lambda: a + b,
+                    ast.Sub: lambda: a - b,
+                    ast.Mult: lambda: a * b,
+                    ast.Div: lambda: a / b,
+                    ast.Pow: lambda: a**b,
+                }[op]()
             except (ZeroDivisionError, OverflowError, ValueError, TypeError) as e:
                 raise self.fail(f"cannot build {_BINOPS[op]!r}: {e}", node) from None
             return self.checked(out, node)
@@ -368,13 +391,17 @@ class _Parser:
             raise self.fail("operator '~' is not allowed", node)
         if isinstance(node, ast.IfExp):
             cond = self.condition(node.test)
-            return self.checked(self._piecewise([(self.value(node.body), cond), (self.value(node.orelse), True)],
-                                                node), node)
+            return self.checked(
+                self._piecewise([(self.value(node.body), cond), (self.value(node.orelse), True)], node), node
+            )
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, (ast.Compare, ast.BoolOp)):
-            raise self.fail("a comparison can only be the condition of where(cond, a, b), piecewise(...) "
-                            "or 'a if cond else b'", node)
+            raise self.fail(
+                "a comparison can only be the condition of where(cond, a, b), piecewise(...) "
+                "or 'a if cond else b'",
+                node,
+            )
         if isinstance(node, ast.Tuple):
             raise self.fail("tuples are only allowed as the (value, condition) pairs of piecewise(...)", node)
         for kind, message in _FORBIDDEN.items():
@@ -392,7 +419,7 @@ class _Parser:
         if isinstance(v, complex):
             raise self.fail("complex numbers are not allowed", node)
         if isinstance(v, int):
-            if v.bit_length() > MAX_CONST_BITS:
+            if abs(v) > MAX_CONST:
                 raise self.fail("the number is too large", node)
             return sp.Integer(v)
         if isinstance(v, float):
@@ -400,7 +427,7 @@ class _Parser:
                 raise self.fail("the number is out of range", node)
             if v == 0.0:
                 end = getattr(node, "end_col_offset", None)
-                literal = self.text[node.col_offset:end] if end is not None else ""
+                literal = self.text[node.col_offset : end] if end is not None else ""
                 mantissa = re.split(r"[eE]", literal)[0]
                 if any(c in "123456789" for c in mantissa):
                     raise self.fail("the number is too small: it rounds to 0", node)
@@ -424,8 +451,11 @@ class _Parser:
         known = ["x", *self.params, *CONSTANTS]
         close = difflib.get_close_matches(n, known + list(FUNCTIONS), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        declared = f"; declared parameters: {', '.join(self.params)}" if self.params else \
-            "; declare parameters with params={...}"
+        declared = (
+            f"; declared parameters: {', '.join(self.params)}"
+            if self.params
+            else "; declare parameters with params={...}"
+        )
         raise self.fail(f"unknown name {n!r}{hint} (the input is x{declared})", node)
 
     def call(self, node: ast.Call) -> Any:
@@ -441,10 +471,14 @@ class _Parser:
         if fname not in FUNCTIONS:
             close = difflib.get_close_matches(fname, list(FUNCTIONS), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise self.fail(f"unknown function {fname!r}{hint} (allowed: {', '.join(sorted(FUNCTIONS))})", node)
+            raise self.fail(
+                f"unknown function {fname!r}{hint} (allowed: {', '.join(sorted(FUNCTIONS))})", node
+            )
         if node.keywords:
-            raise self.fail(f"{fname}(): keyword arguments are not allowed", node.keywords[0].value
-                            if node.keywords[0].value is not None else node)
+            raise self.fail(
+                f"{fname}(): keyword arguments are not allowed",
+                node.keywords[0].value if node.keywords[0].value is not None else node,
+            )
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise self.fail("'*' unpacking is not allowed", a)
@@ -459,19 +493,21 @@ class _Parser:
             return self.checked(out, node)
         if fname == "piecewise":
             pairs = []
-            for i, arg in enumerate(node.args):
+            for arg in node.args:
                 if not (isinstance(arg, ast.Tuple) and len(arg.elts) == 2):
                     raise self.fail("piecewise() takes (value, condition) pairs", arg)
                 v = self.value(arg.elts[0])
                 c = self.condition(arg.elts[1])
                 pairs.append((v, c))
             if pairs[-1][1] is not True and pairs[-1][1] is not sp.true:
-                raise self.fail("piecewise(): the last pair must be (value, True), the default", node.args[-1])
+                raise self.fail(
+                    "piecewise(): the last pair must be (value, True), the default", node.args[-1]
+                )
             return self.checked(self._piecewise(pairs, node), node)
         args = [self.value(a) for a in node.args]
         if fname in ("pow",):
             self._check_power(args[0], args[1], node)
-        if fname == "exp" and args[0].is_number:
+        if fname == "exp":
             self._check_exp(args[0], node)
         try:
             out = build(sp, args)
@@ -495,13 +531,21 @@ class _Parser:
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
             return sp.true if node.value else sp.false
         if isinstance(node, ast.Compare):
-            ops = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge, ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
+            ops = {
+                ast.Lt: sp.Lt,
+                ast.LtE: sp.Le,
+                ast.Gt: sp.Gt,
+                ast.GtE: sp.Ge,
+                ast.Eq: sp.Eq,
+                ast.NotEq: sp.Ne,
+            }
             left = self.side(node.left)
             parts = []
             for op, comp in zip(node.ops, node.comparators):
                 if type(op) not in ops:
-                    raise self.fail(f"comparison {type(op).__name__} is not allowed (use <, <=, >, >=, ==, !=)",
-                                    node)
+                    raise self.fail(
+                        f"comparison {type(op).__name__} is not allowed (use <, <=, >, >=, ==, !=)", node
+                    )
                 right = self.side(comp)
                 try:
                     parts.append(ops[type(op)](left, right))
@@ -522,30 +566,48 @@ class _Parser:
         """One side of a comparison: no where/piecewise inside (sympy's case analysis of those explodes)."""
         v = self.value(node)
         if v.has(self.sp.Piecewise):
-            raise self.fail("a condition cannot contain where(), piecewise() or 'if else'; "
-                            "compare plain expressions", node)
+            raise self.fail(
+                "a condition cannot contain where(), piecewise() or 'if else'; compare plain expressions",
+                node,
+            )
         return v
 
     # guards against huge or non-real constants
     def _check_power(self, base: Any, exponent: Any, node: ast.AST) -> None:
-        if base.is_number and exponent.is_number:
-            bits = max(_bits(base), 1)
-            try:
-                e = abs(float(exponent))
-            except (TypeError, ValueError, OverflowError):
-                e = math.inf
-            if e * bits > MAX_CONST_BITS:
-                raise self.fail("the constant power is too large", node)
-        if exponent.is_number and _bits(exponent) > 64:
-            raise self.fail("the exponent is too large", node)
+        """Reject powers that sympy would expand into huge exact numbers: sympy distributes a numeric
+        exponent over a product, so every exact constant inside the base is raised to it."""
+        sp = self.sp
+        if base is sp.E:  # e ** a is exp(a)
+            self._check_exp(exponent, node)
+            return
+        if not exponent.is_number:
+            return
+        try:
+            e = abs(float(exponent))
+        except (TypeError, ValueError, OverflowError):
+            e = math.inf
+        if _bits(exponent) > 64 or e > MAX_EXPONENT:
+            raise self.fail(f"the exponent is too large (at most {MAX_EXPONENT:g} in magnitude)", node)
+        bits = max([_bits(r) for r in base.atoms(sp.Rational)] + [1])
+        if e * bits > MAX_CONST_BITS:
+            raise self.fail("the constant power is too large", node)
 
     def _check_exp(self, arg: Any, node: ast.AST) -> None:
-        try:
-            v = float(arg.evalf(20)) if arg.is_Number else _const_value(arg)
-        except (TypeError, ValueError, OverflowError):
+        sp = self.sp
+        if arg.is_number:
+            try:
+                v = float(arg.evalf(20)) if arg.is_Number else _const_value(arg)
+            except (TypeError, ValueError, OverflowError):
+                v = 0.0
+            if v > 700:
+                raise self.fail("the constant exponential is too large", node)
             return
-        if v > 700:
-            raise self.fail("the constant exponential is too large", node)
+        # sympy rewrites exp(n * log(y)) as y ** n: check that power before it happens
+        for term in sp.Add.make_args(arg):
+            coeff, rest = term.as_coeff_Mul()
+            for factor in sp.Mul.make_args(rest):
+                if isinstance(factor, sp.log):
+                    self._check_power(factor.args[0], coeff, node)
 
     def checked(self, expr: Any, node: ast.AST) -> Any:
         sp = self.sp
@@ -554,8 +616,8 @@ class _Parser:
         if expr.has(sp.I):
             raise self.fail("the formula is not real-valued here", node)
         for r in expr.atoms(sp.Rational):
-            if _bits(r) > MAX_CONST_BITS:
-                raise self.fail("a constant is too large", node)
+            if _bits(r) > MAX_CONST_BITS or (r != 0 and not 1 / MAX_CONST <= abs(r) <= MAX_CONST):
+                raise self.fail("a constant is too large or too small (at most 1e300 in magnitude)", node)
         if not expr.free_symbols and not isinstance(expr, sp.logic.boolalg.Boolean):
             v = _const_value(expr)
             if not math.isfinite(v) or abs(v) > MAX_CONST:
@@ -596,24 +658,71 @@ def parse(formula: str, params: Iterable[str] = ()) -> Any:
     params = list(params)
     for p in params:
         _check_param_name(p)
-    return _Parser(formula, params).parse()
+    with _time_limit(TIME_LIMIT, formula):
+        return _Parser(formula, params).parse()
+
+
+class _Timeout(BaseException):  # noqa: N818 - BaseException: no `except Exception` inside sympy swallows it
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, formula: str) -> Any:
+    """A safety net against symbolic work that explodes: SIGALRM after ``seconds``.
+
+    Active only where a timer is free to use (the main thread of a POSIX process with
+    no other SIGALRM handler or timer); elsewhere the parser's size limits stand alone.
+    """
+    import signal
+    import threading
+
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Timeout:
+        raise FormulaError(
+            f"the formula is too complex: analysing it took more than {seconds:g} s", formula
+        ) from None
+    finally:
+        signal.signal(signal.SIGALRM, old)
 
 
 def _check_param_name(p: Any) -> None:
     if not isinstance(p, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", p) or keyword.iskeyword(p):
-        raise FormulaError(f"invalid parameter name {p!r}: use a letter followed by letters, digits or _ "
-                           f"(at most 32 characters)")
+        raise FormulaError(
+            f"invalid parameter name {p!r}: use a letter followed by letters, digits or _ "
+            f"(at most 32 characters)"
+        )
     if p == "x" or p in FUNCTIONS or p in CONSTANTS:
-        raise FormulaError(f"invalid parameter name {p!r}: it is reserved (x, the constants pi and e, "
-                           f"and the function names)")
+        raise FormulaError(
+            f"invalid parameter name {p!r}: it is reserved (x, the constants pi and e, "
+            f"and the function names)"
+        )
 
 
 # --- the compiler: sympy tree -> closure over ops (numpy/torch/jax arrays, or mpmath scalars) -----
 
+
 def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callable[..., Any]:
     """``fn(x, ops, params)`` evaluating ``expr``; with ``mp`` the ops are :data:`_MP` on mpf scalars."""
     sp = _sympy()
-    S = _SYM
     pnames = set(param_names)
 
     def const(value: Any) -> Callable:
@@ -637,10 +746,14 @@ def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callabl
                 return lambda x, o, P: P[n]
             raise FormulaError(f"unknown symbol {n!r} in the expression")
         if e is sp.true or e is sp.false:
-            b = bool(e)
-            return lambda x, o, P: b
-        if not mp and not e.free_symbols and not isinstance(e, sp.logic.boolalg.Boolean) and not (
-                e.is_Number or e.is_NumberSymbol):
+            truth = bool(e)
+            return lambda x, o, P: truth
+        if (
+            not mp
+            and not e.free_symbols
+            and not isinstance(e, sp.logic.boolalg.Boolean)
+            and not (e.is_Number or e.is_NumberSymbol)
+        ):
             v = _const_value(e)  # fold constant sub-expressions, e.g. log(2), through mpmath
             if not math.isfinite(v):
                 raise FormulaError(f"the constant {e} is not a finite real number")
@@ -689,15 +802,16 @@ def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callabl
                     return lambda x, o, P: _fn(o, "sqrt", b(x, o, P))
                 if ex == -sp.Rational(1, 2):
                     return lambda x, o, P: _div(1.0, _fn(o, "sqrt", b(x, o, P)), o, mp)
-                if ex.is_Integer and abs(int(ex)) <= 2 ** 31:
+                if ex.is_Integer and abs(int(ex)) <= 2**31:
                     n = int(ex)
                     if n == 2:
                         return lambda x, o, P: (lambda v: v * v)(b(x, o, P))
                     if n == -1:
                         return lambda x, o, P: _div(1.0, b(x, o, P), o, mp)
                     if n < 0:
-                        return lambda x, o, P: _div(1.0, o.pow(b(x, o, P), -n) if mp else _pw(b(x, o, P), -n),
-                                                    o, mp)
+                        return lambda x, o, P: _div(
+                            1.0, o.pow(b(x, o, P), -n) if mp else _pw(b(x, o, P), -n), o, mp
+                        )
                     return lambda x, o, P: o.pow(b(x, o, P), n) if mp else _pw(b(x, o, P), n)
                 if mp:
                     pc = const(ex)
@@ -751,8 +865,14 @@ def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callabl
             return minmax
         if isinstance(e, sp.core.relational.Relational):
             a, b = rec(e.lhs), rec(e.rhs)
-            op = {"<": lambda u, v: u < v, "<=": lambda u, v: u <= v, ">": lambda u, v: u > v,
-                  ">=": lambda u, v: u >= v, "==": lambda u, v: u == v, "!=": lambda u, v: u != v}[e.rel_op]
+            op = {
+                "<": lambda u, v: u < v,
+                "<=": lambda u, v: u <= v,
+                ">": lambda u, v: u > v,
+                ">=": lambda u, v: u >= v,
+                "==": lambda u, v: u == v,
+                "!=": lambda u, v: u != v,
+            }[e.rel_op]
             return lambda x, o, P: op(a(x, o, P), b(x, o, P))
         if isinstance(e, (sp.And, sp.Or)):
             fs = [rec(a) for a in e.args]
@@ -765,7 +885,7 @@ def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callabl
                     if isinstance(r, bool) and isinstance(v, bool):
                         r = (r and v) if conj else (r or v)
                     else:
-                        r = (o.logical_and(r, v) if conj else o.logical_or(r, v))
+                        r = o.logical_and(r, v) if conj else o.logical_or(r, v)
                 return r
 
             return logic
@@ -773,7 +893,9 @@ def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callabl
             return rec(sp.logic.boolalg.to_nnf(e, simplify=False))  # ITE, Xor, Implies... as And/Or/Not
         if isinstance(e, sp.Not):
             a = rec(e.args[0])
-            return lambda x, o, P: (lambda v: (not v) if isinstance(v, bool) else o.logical_not(v))(a(x, o, P))
+            return lambda x, o, P: (lambda v: (not v) if isinstance(v, bool) else o.logical_not(v))(
+                a(x, o, P)
+            )
         fname = _FUNC_OPS.get(type(e).__name__)
         if fname is not None and len(e.args) == 1:
             a = rec(e.args[0])
@@ -791,10 +913,28 @@ def _compile(expr: Any, param_names: Iterable[str], mp: bool = False) -> Callabl
 
 
 _FUNC_OPS = {
-    "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1", "sin": "sin", "cos": "cos", "tan": "tan",
-    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asin": "asin", "acos": "acos", "atan": "atan",
-    "asinh": "asinh", "acosh": "acosh", "atanh": "atanh", "erf": "erf", "erfc": "erfc", "Abs": "abs",
-    "sign": "sign", "sigmoid": "sigmoid", "softplus": "softplus",
+    "exp": "exp",
+    "log": "log",
+    "log1p": "log1p",
+    "expm1": "expm1",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "asin": "asin",
+    "acos": "acos",
+    "atan": "atan",
+    "asinh": "asinh",
+    "acosh": "acosh",
+    "atanh": "atanh",
+    "erf": "erf",
+    "erfc": "erfc",
+    "Abs": "abs",
+    "sign": "sign",
+    "sigmoid": "sigmoid",
+    "softplus": "softplus",
 }
 
 
@@ -811,7 +951,7 @@ def _pw(a: Any, b: Any) -> Any:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         with np.errstate(all="ignore"):
             return float(np.float64(a) ** np.float64(b))
-    return a ** b
+    return a**b
 
 
 def _div(a: Any, b: Any, o: Any, mp: bool) -> Any:
@@ -847,6 +987,7 @@ def _pair(red: str, a: Any, b: Any, like: Any, o: Any, mp: bool) -> Any:
 
 
 # --- the guarded mpmath namespace: the 30-digit reference -----------------------------------------
+
 
 class _MPOps:
     """mpmath on real scalars; anything complex or undefined becomes nan, huge exponentials inf."""
@@ -925,7 +1066,7 @@ class _MPOps:
                 mag = abs(b * m.log(abs(a)))
                 if mag > 1e12:
                     big = b * m.log(abs(a)) > 0
-                    if a < 0 and not (b == int(b)):
+                    if a < 0 and b != int(b):
                         return self.nan
                     sign = -1 if (a < 0 and int(b) % 2) else 1
                     return sign * self.inf if big else m.mpf(0)
@@ -973,15 +1114,29 @@ class _MPOps:
         return not a
 
     def __getattr__(self, name: str) -> Callable:
-        fn = {"sin": "sin", "cos": "cos", "tan": "tan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh",
-              "asin": "asin", "acos": "acos", "atan": "atan", "asinh": "asinh", "acosh": "acosh",
-              "atanh": "atanh", "erf": "erf", "erfc": "erfc"}.get(name)
+        fn = {
+            "sin": "sin",
+            "cos": "cos",
+            "tan": "tan",
+            "sinh": "sinh",
+            "cosh": "cosh",
+            "tanh": "tanh",
+            "asin": "asin",
+            "acos": "acos",
+            "atan": "atan",
+            "asinh": "asinh",
+            "acosh": "acosh",
+            "atanh": "atanh",
+            "erf": "erf",
+            "erfc": "erfc",
+        }.get(name)
         if fn is None:
             raise AttributeError(name)
         f = getattr(self.m, fn)
         if name in ("sinh", "cosh"):
-            return lambda a: self.inf * (self.sign(a) if name == "sinh" else 1) if abs(a) > 1e12 \
-                else self._safe(f, a)
+            return lambda a: (
+                self.inf * (self.sign(a) if name == "sinh" else 1) if abs(a) > 1e12 else self._safe(f, a)
+            )
         if name in ("sin", "cos", "tan"):
             return lambda a: self.nan if not self.m.isfinite(a) else self._safe(f, a)
         if name in ("asin", "acos", "atanh"):
@@ -1005,6 +1160,7 @@ _MP: Any = _LazyMP()
 
 # --- numerical trouble ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class NumericalIssue:
     """Where the formula as written goes wrong: ``what`` is "f" or "f'", ``kind`` one of
@@ -1024,7 +1180,9 @@ class NumericalIssue:
             return f"{self.what} overflows in {self.dtype} for {where}"
         if self.kind == "nan":
             return f"{self.what} is nan in {self.dtype} for {where}"
-        return f"{self.what} loses precision in {self.dtype} for {where} (relative error up to {self.worst:.1e})"
+        return (
+            f"{self.what} loses precision in {self.dtype} for {where} (relative error up to {self.worst:.1e})"
+        )
 
 
 _TOL = {"float64": (1e-9, 1e-14), "float32": (1e-4, 1e-6)}  # (relative, absolute * max(1, |x|))
@@ -1056,8 +1214,9 @@ def _reference(fn: Callable, xs: np.ndarray, params: Mapping[str, float]) -> np.
     return out
 
 
-def _issues_for(what: str, arr_fn: Callable, mp_fn: Callable, params: Mapping[str, float],
-                lo: float, hi: float) -> list[NumericalIssue]:
+def _issues_for(
+    what: str, arr_fn: Callable, mp_fn: Callable, params: Mapping[str, float], lo: float, hi: float
+) -> list[NumericalIssue]:
     found: list[NumericalIssue] = []
     ops = namespace("numpy")
     xs = _grid(lo, hi)
@@ -1075,8 +1234,11 @@ def _issues_for(what: str, arr_fn: Callable, mp_fn: Callable, params: Mapping[st
             g_inf = np.isinf(got)
             err = np.abs(got - ref)
             scale = np.abs(ref)
-            bad_prec = ~(r_nan | r_big | g_nan | g_inf) & (err > rel_tol * scale) & (
-                err > abs_tol * np.maximum(1.0, np.abs(xs)))
+            bad_prec = (
+                ~(r_nan | r_big | g_nan | g_inf)
+                & (err > rel_tol * scale)
+                & (err > abs_tol * np.maximum(1.0, np.abs(xs)))
+            )
             rel = np.where(scale > 0, err / np.where(scale > 0, scale, 1.0), np.inf)
         kinds = np.zeros(xs.shape, dtype=np.int8)  # 0 fine, 1 overflow, 2 nan, 3 precision
         kinds[bad_prec] = 3
@@ -1137,21 +1299,32 @@ def _hints(expr: Any) -> list[str]:
         if arg.is_Add and sp.S.One in arg.args:
             rest = arg - 1
             if isinstance(rest, sp.exp) or (rest.is_Pow and rest.base is sp.E):
-                hints.append(f"write softplus({rest.args[0] if isinstance(rest, sp.exp) else rest.exp}) "
-                             f"for log(1 + exp(...))")
+                hints.append(
+                    f"write softplus({rest.args[0] if isinstance(rest, sp.exp) else rest.exp}) "
+                    f"for log(1 + exp(...))"
+                )
             else:
                 hints.append("write log1p(a) for log(1 + a)")
     for add in expr.atoms(sp.Add):
-        if sp.S.NegativeOne in add.args and any(isinstance(a, sp.exp) for a in add.args) and len(add.args) == 2:
+        if (
+            sp.S.NegativeOne in add.args
+            and any(isinstance(a, sp.exp) for a in add.args)
+            and len(add.args) == 2
+        ):
             hints.append("write expm1(a) for exp(a) - 1")
     for p in expr.atoms(sp.Pow):
-        if p.exp == -1 and p.base.is_Add and sp.S.One in p.base.args and any(
-                isinstance(a, sp.exp) for a in p.base.args):
+        if (
+            p.exp == -1
+            and p.base.is_Add
+            and sp.S.One in p.base.args
+            and any(isinstance(a, sp.exp) for a in p.base.args)
+        ):
             hints.append("write sigmoid(a) for 1/(1 + exp(-a))")
     return sorted(set(hints))
 
 
 # --- derived properties --------------------------------------------------------------------------
+
 
 def _switches(expr: Any) -> list[Any]:
     """Expressions whose roots are where the formula may switch branch (kinks, jumps)."""
@@ -1221,8 +1394,9 @@ def _jump(fn: Callable, c: float, tol: float) -> bool:
     return abs(lv - rv) > tol * max(1.0, abs(lv), abs(rv))
 
 
-def _derive(expr: Any, d1: Any, names: list[str], defaults: dict[str, float],
-            f: Callable, df: Callable) -> tuple[Properties, bool, list[str]]:
+def _derive(
+    expr: Any, d1: Any, names: list[str], defaults: dict[str, float], f: Callable, df: Callable
+) -> tuple[Properties, bool, list[str]]:
     """Properties at the default parameters, numerically; also piecewise_linear and notes."""
     sp = _sympy()
     x = sp.Symbol("x", real=True)
@@ -1238,8 +1412,11 @@ def _derive(expr: Any, d1: Any, names: list[str], defaults: dict[str, float],
         with np.errstate(all="ignore"):
             return np.asarray(df(np.asarray(v, dtype=np.float64), ops, P), dtype=np.float64) * np.ones_like(v)
 
-    grid = np.unique(np.concatenate([np.linspace(-50, 50, 40001), np.geomspace(1e-8, 1e8, 400),
-                                     -np.geomspace(1e-8, 1e8, 400)]))
+    grid = np.unique(
+        np.concatenate(
+            [np.linspace(-50, 50, 40001), np.geomspace(1e-8, 1e8, 400), -np.geomspace(1e-8, 1e8, 400)]
+        )
+    )
     fv, dv = fx(grid), dfx(grid)
     finite = np.isfinite(fv)
     if not finite.all():
@@ -1248,35 +1425,35 @@ def _derive(expr: Any, d1: Any, names: list[str], defaults: dict[str, float],
 
     # kinks and jumps: at the roots of the switching expressions
     switches = _switches(expr)
-    d2 = d3 = None
+    d2: Callable[..., Any] | None = None
     candidates: list[float] = []
     for s in switches:
-        g = _compile(s, names)
-        candidates += _roots(lambda v, g=g: g(v, ops, P))
+        gs = _compile(s, names)
+        candidates += _roots(lambda v, gs=gs: gs(v, ops, P))
     candidates = sorted(set(candidates))
     smooth = SMOOTH
     kinks: list[Kink] = []
     if candidates:
         e2 = sp.diff(d1, x)
-        d2 = _compile(e2, names)
-        d3 = _compile(sp.diff(e2, x), names)
+        d2 = g2 = _compile(e2, names)
+        g3 = _compile(sp.diff(e2, x), names)
         order = {0: DISCONTINUOUS, 1: C0, 2: C1, 3: C2}
         for c in candidates:
             if _jump(lambda v: f(v, ops, P), c, 1e-5):
                 level = 0
             elif _jump(lambda v: df(v, ops, P), c, 1e-4):
                 level = 1
-            elif _jump(lambda v: d2(v, ops, P), c, 1e-3):
+            elif _jump(lambda v: g2(v, ops, P), c, 1e-3):
                 level = 2
-            elif _jump(lambda v: d3(v, ops, P), c, 1e-2):
+            elif _jump(lambda v: g3(v, ops, P), c, 1e-2):
                 level = 3
             else:
                 continue
             smooth = min(smooth, order[level])
             if level <= 1:
                 with np.errstate(all="ignore"):
-                    g = float(np.asarray(df(np.array([c]), ops, P), dtype=np.float64).ravel()[0])
-                kinks.append(Kink(float(c), g))
+                    grad = float(np.asarray(df(np.array([c]), ops, P), dtype=np.float64).ravel()[0])
+                kinks.append(Kink(float(c), grad))
 
     # range: extrema over the grid, the limits at +-inf, and whether the tails keep growing
     fin = fv[finite]
@@ -1288,7 +1465,7 @@ def _derive(expr: Any, d1: Any, names: list[str], defaults: dict[str, float],
         hi_v = max(hi_v, _polish(fx, grid, i_max, +1))
     tails = fx(np.array([1e4, 1e6, 1e8, np.inf, -1e4, -1e6, -1e8, -np.inf]))
     for side in (0, 4):
-        a, b, c, lim = tails[side:side + 4]
+        a, b, c, lim = tails[side : side + 4]
         grows_up = _keeps_growing(a, b, c, +1) or lim == np.inf
         grows_down = _keeps_growing(a, b, c, -1) or lim == -np.inf
         if grows_up:
@@ -1304,15 +1481,17 @@ def _derive(expr: Any, d1: Any, names: list[str], defaults: dict[str, float],
     # monotonic (non-decreasing)
     fd = np.diff(fv[finite])
     dfin = dv[np.isfinite(dv)]
-    monotonic = bool(np.all(fd >= -1e-12 * np.maximum(1.0, np.abs(fv[finite][1:])))
-                     and (dfin.size == 0 or dfin.min() >= -1e-9))
+    monotonic = bool(
+        np.all(fd >= -1e-12 * np.maximum(1.0, np.abs(fv[finite][1:])))
+        and (dfin.size == 0 or dfin.min() >= -1e-9)
+    )
 
     # zero-centred under z ~ N(0, 1)
     z = np.linspace(-12, 12, 48001)
     w = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     fz = fx(z)
     if np.all(np.isfinite(fz)):
-        trapezoid = getattr(np, "trapezoid", None) or np.trapz
+        trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")  # noqa: B009 - numpy < 2
         m1 = float(trapezoid(w * fz, z))
         m2 = float(trapezoid(w * fz * fz, z))
         zero_centred = abs(m1) <= 0.05 * math.sqrt(max(m2, 0.0))
@@ -1328,8 +1507,9 @@ def _derive(expr: Any, d1: Any, names: list[str], defaults: dict[str, float],
     for c in candidates:
         away &= np.abs(grid - c) > 1e-6 * max(1.0, abs(c))
     piecewise_linear = bool(np.all(np.nan_to_num(d2v[away], nan=1.0) == 0.0))
-    props = Properties(range=rng, monotonic=monotonic, smoothness=smooth, zero_centred=bool(zero_centred),
-                       kinks=tuple(kinks))
+    props = Properties(
+        range=rng, monotonic=monotonic, smoothness=smooth, zero_centred=bool(zero_centred), kinks=tuple(kinks)
+    )
     return props, piecewise_linear, notes
 
 
@@ -1343,7 +1523,7 @@ def _keeps_growing(a: float, b: float, c: float, sign: int) -> bool:
 
 def _polish(fx: Callable, grid: np.ndarray, i: int, sign: int) -> float:
     """Refine an interior extremum found on the grid (golden section on the neighbouring cells)."""
-    g = float(fx(grid[i:i + 1])[0])
+    g = float(fx(grid[i : i + 1])[0])
     if i <= 0 or i >= grid.size - 1:
         return g
     a, b = float(grid[i - 1]), float(grid[i + 1])
@@ -1373,6 +1553,7 @@ def _tidy(v: float) -> float:
 
 
 # --- define ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class FormulaInfo:
@@ -1443,27 +1624,50 @@ def _params(params: Mapping[str, Any] | None, learnable: bool | Iterable[str]) -
             allowed = {"default", "low", "high", "open_low", "open_high", "learnable", "doc"}
             bad = sorted(set(v) - allowed)
             if bad or "default" not in v:
-                raise FormulaError(f"parameter {name!r}: a dict needs 'default' and may have "
-                                   f"{sorted(allowed - {'default'})}; got keys {sorted(v)}")
+                raise FormulaError(
+                    f"parameter {name!r}: a dict needs 'default' and may have "
+                    f"{sorted(allowed - {'default'})}; got keys {sorted(v)}"
+                )
             p = Param(name, **{k: v[k] for k in v})
         else:
             p = Param(name, v, learnable=name in learn)  # type: ignore[arg-type]
-        if isinstance(p.default, bool) or not isinstance(p.default, (int, float)) or not math.isfinite(
-                float(p.default)):
+        if (
+            isinstance(p.default, bool)
+            or not isinstance(p.default, (int, float))
+            or not math.isfinite(float(p.default))
+        ):
             raise FormulaError(f"parameter {name!r}: the default must be a finite number, got {p.default!r}")
         if name in learn and not p.learnable:
             p = Param(p.name, p.default, p.low, p.high, p.open_low, p.open_high, True, p.doc)
         if not p.contains(float(p.default)):
             raise FormulaError(f"parameter {name!r}: the default {p.default!r} lies outside {p.interval}")
-        out.append(Param(p.name, float(p.default), p.low, p.high, p.open_low, p.open_high, p.learnable,
-                         p.doc or "user parameter"))
+        out.append(
+            Param(
+                p.name,
+                float(p.default),
+                p.low,
+                p.high,
+                p.open_low,
+                p.open_high,
+                p.learnable,
+                p.doc or "user parameter",
+            )
+        )
     return out
 
 
-def define(formula: str, name: str | None = None, params: Mapping[str, Any] | None = None, *,
-           description: str | None = None, learnable: bool | Iterable[str] = False,
-           check_range: tuple[float, float] | None = DEFAULT_CHECK_RANGE, warn: bool = True,
-           replace: bool = False, register: bool = True) -> Activation:
+def define(
+    formula: str,
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    description: str | None = None,
+    learnable: bool | Iterable[str] = False,
+    check_range: tuple[float, float] | None = DEFAULT_CHECK_RANGE,
+    warn: bool = True,
+    replace: bool = False,
+    register: bool = True,
+) -> Activation:
     """Define (and register) an activation from a formula in ``x``.
 
     >>> act = define("x * sigmoid(beta * x)", name="doc_swish_b", params={"beta": 1.5})
@@ -1488,39 +1692,57 @@ def define(formula: str, name: str | None = None, params: Mapping[str, Any] | No
     """
     plist = _params(params, learnable)
     pnames = [p.name for p in plist]
-    expr = _Parser(formula, pnames).parse()
+    with _time_limit(TIME_LIMIT, formula):
+        expr = _Parser(formula, pnames).parse()
     sp = _sympy()
     x = sp.Symbol("x", real=True)
     if name is None:
-        digest = hashlib.sha1(repr((formula, sorted((p.name, p.default) for p in plist))).encode()).hexdigest()
+        digest = hashlib.sha1(
+            repr((formula, sorted((p.name, p.default) for p in plist))).encode()
+        ).hexdigest()
         name = f"formula_{digest[:8]}"
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_\-]{0,63}", name):
-        raise FormulaError(f"invalid activation name {name!r}: a letter, then letters, digits, _ or - "
-                           f"(at most 64 characters)")
+        raise FormulaError(
+            f"invalid activation name {name!r}: a letter, then letters, digits, _ or - "
+            f"(at most 64 characters)"
+        )
     if register:
         existing = None
-        try:
+        with contextlib.suppress(ActlabError):
             existing = _lookup(name)
-        except ActlabError:
-            pass
         if existing is not None:
             info = formula_info(existing)
             mine = info is not None
-            if mine and info.formula == formula and info.params == {p.name: p.default for p in plist} \
-                    and existing.params == tuple(plist):
+            if (
+                info is not None
+                and info.formula == formula
+                and info.params == {p.name: p.default for p in plist}
+                and existing.params == tuple(plist)
+            ):
                 return Activation(existing)
             if existing.family != FAMILY or not mine:
-                raise ActlabError(f"cannot define {name!r}: the catalog entry {existing.name!r} has that name; "
-                                  f"choose another name")
+                raise ActlabError(
+                    f"cannot define {name!r}: the catalog entry {existing.name!r} has that name; "
+                    f"choose another name"
+                )
             if not replace:
-                raise ActlabError(f"{name!r} is already defined as {info.formula!r}; pass replace=True "
-                                  f"to redefine it")
-    try:
-        d1 = sp.diff(expr, x)
-    except Exception as e:  # noqa: BLE001 - sympy may fail on exotic input; report as a formula error
-        raise FormulaError(f"cannot differentiate the formula: {e}", formula) from None
-    f_c = _compile(expr, pnames)
-    d_c = _compile(d1, pnames)
+                raise ActlabError(
+                    f"{name!r} is already defined as {info.formula if info else '?'!r}; "
+                    f"pass replace=True to redefine it"
+                )
+    defaults = {p.name: p.default for p in plist}
+    with _time_limit(TIME_LIMIT, formula):
+        try:
+            d1 = sp.diff(expr, x)
+        except Exception as e:  # noqa: BLE001 - sympy may fail on exotic input; report as a formula error
+            raise FormulaError(f"cannot differentiate the formula: {e}", formula) from None
+        f_c = _compile(expr, pnames)
+        d_c = _compile(d1, pnames)
+        with np.errstate(all="ignore"):
+            props, pwl, notes = _derive(expr, d1, pnames, defaults, f_c, d_c)
+        latex = sp.latex(expr)
+        dlatex = sp.latex(d1)
+        expression_text = _stable_expression_text(expr)
     nan_guard = bool(expr.has(sp.Piecewise) or d1.has(sp.Piecewise, sp.Heaviside))
 
     def _finish(v: Any, x_in: Any, o: Any) -> Any:
@@ -1542,23 +1764,33 @@ def define(formula: str, name: str | None = None, params: Mapping[str, Any] | No
                 return _finish(d_c(xa, o, P), xa, o)
         return _finish(d_c(xa, o, P), xa, o)
 
-    defaults = {p.name: p.default for p in plist}
-    with np.errstate(all="ignore"):
-        props, pwl, notes = _derive(expr, d1, pnames, defaults, f_c, d_c)
-    latex = sp.latex(expr)
-    dlatex = sp.latex(d1)
-    info = FormulaInfo(name=name, formula=formula, params=defaults, expr=expr, derivative_expr=d1,
-                       latex=f"f(x) = {latex}", derivative_latex=f"f'(x) = {dlatex}",
-                       check_range=tuple(map(float, check_range)) if check_range else None,  # type: ignore
-                       _f=lambda xa, o, P: forward(xa, o, **P), _df=lambda xa, o, P: derivative(xa, None, o, **P))
+    info = FormulaInfo(
+        name=name,
+        formula=formula,
+        params=defaults,
+        expr=expr,
+        derivative_expr=d1,
+        latex=f"f(x) = {latex}",
+        derivative_latex=f"f'(x) = {dlatex}",
+        check_range=tuple(map(float, check_range)) if check_range else None,  # type: ignore
+        _f=lambda xa, o, P: forward(xa, o, **P),
+        _df=lambda xa, o, P: derivative(xa, None, o, **P),
+    )
     spec = ActivationSpec(
-        name=name, family=FAMILY,
+        name=name,
+        family=FAMILY,
         description=description or f"User formula: {formula.strip()}",
-        forward=forward, derivative=derivative, grad_from="input",
-        expression=_stable_expression_text(expr), params=tuple(plist), properties=props,
-        piecewise_linear=pwl, latex=f"f(x) = {latex}",
+        forward=forward,
+        derivative=derivative,
+        grad_from="input",
+        expression=expression_text,
+        params=tuple(plist),
+        properties=props,
+        piecewise_linear=pwl,
+        latex=f"f(x) = {latex}",
         notes="Defined by formula; properties derived numerically at the default parameters"
-              + (f"; {'; '.join(notes)}" if notes else "") + ".",
+        + (f"; {'; '.join(notes)}" if notes else "")
+        + ".",
     )
     info.spec = spec
     object.__setattr__(spec, "_formula_info", info)  # the spec is frozen; this tag is ours alone

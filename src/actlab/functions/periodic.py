@@ -58,12 +58,13 @@ def _product(w, x, o):
 
 def _sin_of_product(w, x, o):
     p, e = _product(w, x, o)
-    return o.sin(p) if e is None else o.sin(p) + e * o.cos(p)
+    # sin(p + e) by the addition formula: exact for any size of the rounding error e
+    return o.sin(p) if e is None else o.sin(p) * o.cos(e) + o.cos(p) * o.sin(e)
 
 
 def _cos_of_product(w, x, o):
     p, e = _product(w, x, o)
-    return o.cos(p) if e is None else o.cos(p) - e * o.sin(p)
+    return o.cos(p) if e is None else o.cos(p) * o.cos(e) - o.sin(p) * o.sin(e)
 
 
 def _no_limit(x, value, o):

@@ -157,7 +157,7 @@ register(ActivationSpec(
     expression="s*Max(x, 0)**2 + b",
     params=(Param("s", 0.8944, learnable=True, doc="scale, 1/sqrt(1.25) at init"),
             Param("b", -0.4472, learnable=True, doc="bias, -0.5/sqrt(1.25) at init")),
-    properties=Properties(range=(-0.4472, inf), monotonic=True, smoothness=C1, zero_centred=False),
+    properties=Properties(range=(-0.4472, inf), monotonic=True, smoothness=C1, zero_centred=True),
     aliases=("starrelu",),
     paper="Yu et al., MetaFormer Baselines for Vision", year=2022,
 ))

@@ -89,7 +89,8 @@ register(ActivationSpec(
 
 
 def _softsign(x, o):
-    return o.where(o.isinf(x), o.sign(x), x / (1.0 + o.abs(o.clip(x, -BIG, BIG))))
+    # beyond BIG, x / (1 + |x|) rounds to sign(x) in float64 and float32
+    return o.where(o.abs(x) > BIG, o.sign(x), x / (1.0 + o.abs(o.clip(x, -BIG, BIG))))
 
 
 register(ActivationSpec(

@@ -22,8 +22,18 @@ import numpy as np
 from ..core import Activation, ActivationSpec, ActlabError, ParameterError
 from ..core.registry import get
 
-__all__ = ["FORMATS", "activation_label", "curve_data", "curves", "formula_svg", "gallery", "mathtext",
-           "parse_ref", "resolve", "save"]
+__all__ = [
+    "FORMATS",
+    "activation_label",
+    "curve_data",
+    "curves",
+    "formula_svg",
+    "gallery",
+    "mathtext",
+    "parse_ref",
+    "resolve",
+    "save",
+]
 
 FORMATS = ("png", "svg", "pdf")
 # Colour-blind-safe Okabe-Ito palette: distinct hues, so a pixel check can tell curves apart.
@@ -44,12 +54,15 @@ def parse_ref(text: str) -> tuple[str, dict[str, float]]:
         try:
             params[key] = float(value)
         except ValueError:
-            raise ParameterError(f"{name}: parameter {key!r} must be a number, got {value.strip()!r}") from None
+            raise ParameterError(
+                f"{name}: parameter {key!r} must be a number, got {value.strip()!r}"
+            ) from None
     return name.strip(), params
 
 
 def resolve(ref: Any) -> Activation:
-    """An ``Activation`` from an Activation, a spec, ``"name"``, ``"name:param=value,..."`` or ``(name, params)``."""
+    """An ``Activation`` from an Activation, a spec, ``"name"``, ``"name:param=value,..."``
+    or ``(name, params)``."""
     if isinstance(ref, Activation):
         return ref
     if isinstance(ref, ActivationSpec):
@@ -95,9 +108,18 @@ def curve_data(act: Activation, x: np.ndarray, derivative: bool = False) -> np.n
         return np.asarray(act.vjp(xin, g, axis=-1), dtype=np.float64)[..., 0]
 
 
-def curves(activations: Any, *, derivative: bool = False, x_range: Sequence[float] = (-5.0, 5.0),
-           points: int = 1001, ax: Any = None, title: str | None = None, legend: bool = True,
-           figsize: tuple[float, float] = (6.4, 4.2), dpi: float = 100) -> Any:
+def curves(
+    activations: Any,
+    *,
+    derivative: bool = False,
+    x_range: Sequence[float] = (-5.0, 5.0),
+    points: int = 1001,
+    ax: Any = None,
+    title: str | None = None,
+    legend: bool = True,
+    figsize: tuple[float, float] = (6.4, 4.2),
+    dpi: float = 100,
+) -> Any:
     """One figure with each activation's curve (solid) and, with ``derivative``, f' (dashed, same colour).
 
     ``activations``: one or several of Activation / spec / ``"name"`` / ``"name:param=value"``.
@@ -105,8 +127,12 @@ def curves(activations: Any, *, derivative: bool = False, x_range: Sequence[floa
     Vector-valued entries are drawn as their first output for the input (x, 0).
     Returns the matplotlib ``Figure``.
     """
-    acts = [resolve(a) for a in ([activations] if isinstance(activations, (str, Activation, ActivationSpec))
-                                 else list(activations))]
+    acts = [
+        resolve(a)
+        for a in (
+            [activations] if isinstance(activations, (str, Activation, ActivationSpec)) else list(activations)
+        )
+    ]
     if not acts:
         raise ActlabError("nothing to plot: give at least one activation")
     lo, hi = _check_range(x_range)
@@ -132,8 +158,15 @@ def curves(activations: Any, *, derivative: bool = False, x_range: Sequence[floa
         ax.plot(x, y, color=colour, linewidth=2.2, label=label + suffix, gid=f"{label}|f")
         if derivative:
             dy = _finite(curve_data(act, x, derivative=True))
-            ax.plot(x, dy, color=colour, linewidth=1.8, linestyle=(0, (5, 3)), label=f"{label}'",
-                    gid=f"{label}|df")
+            ax.plot(
+                x,
+                dy,
+                color=colour,
+                linewidth=1.8,
+                linestyle=(0, (5, 3)),
+                label=f"{label}'",
+                gid=f"{label}|df",
+            )
     ax.set_xlim(lo, hi)
     ax.set_xlabel("x")
     ax.set_ylabel("f(x) and f'(x) (dashed)" if derivative else "f(x)")
@@ -168,7 +201,9 @@ def save(fig: Any, path: str | Path, *, dpi: float | None = None) -> Path:
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise ActlabError(f"cannot write {str(path)!r}: the suffix must be one of {', '.join('.' + f for f in FORMATS)}")
+        raise ActlabError(
+            f"cannot write {str(path)!r}: the suffix must be one of {', '.join('.' + f for f in FORMATS)}"
+        )
     if path.parent and not path.parent.exists():
         raise ActlabError(f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist")
     kwargs: dict[str, Any] = {"format": fmt}
@@ -182,12 +217,13 @@ def save(fig: Any, path: str | Path, *, dpi: float | None = None) -> Path:
 
 # --- formulas -------------------------------------------------------------------------------------
 
+
 def mathtext(expr: Any) -> str:
     """LaTeX for a sympy expression in the subset matplotlib's mathtext renders (no ``cases``)."""
     from sympy.printing.latex import LatexPrinter
 
     class _Printer(LatexPrinter):
-        def _print_Piecewise(self, e: Any) -> str:
+        def _print_Piecewise(self, e: Any) -> str:  # noqa: N802 - sympy's printer protocol
             parts = []
             for value, cond in e.args:
                 v = self._print(value)
@@ -197,7 +233,7 @@ def mathtext(expr: Any) -> str:
                     parts.append(rf"{v}\ \ \mathrm{{if}}\ {self._print(cond)}")
             return r"\left\{" + r";\quad ".join(parts) + r"\right."
 
-        def _print_Heaviside(self, e: Any, exp: Any = None) -> str:
+        def _print_Heaviside(self, e: Any, exp: Any = None) -> str:  # noqa: N802
             s = rf"H\left({self._print(e.args[0])}\right)"
             return f"{s}^{{{exp}}}" if exp else s
 

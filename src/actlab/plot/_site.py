@@ -9,6 +9,7 @@ inline.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
@@ -78,17 +79,35 @@ def formulas(act: Activation) -> tuple[str, str | None, Any, Any]:
 def _row(act: Activation, gain: float | None) -> dict[str, Any]:
     p = act.properties
     return {
-        "name": act.name, "family": act.family, "kind": act.spec.kind, "description": act.spec.description,
-        "aliases": list(act.spec.aliases), "range": list(p.range), "bounded": p.bounded,
-        "monotonic": p.monotonic, "smoothness": SMOOTHNESS_NAMES[p.smoothness], "smooth_rank": p.smoothness,
-        "smooth": p.smoothness == 3, "zero_centred": p.zero_centred, "learnable": act.spec.learnable,
-        "params": {k: v for k, v in act.params.items()}, "kinks": [k.at for k in p.kinks],
-        "init_gain": gain, "paper": act.spec.paper, "year": act.spec.year,
+        "name": act.name,
+        "family": act.family,
+        "kind": act.spec.kind,
+        "description": act.spec.description,
+        "aliases": list(act.spec.aliases),
+        "range": list(p.range),
+        "bounded": p.bounded,
+        "monotonic": p.monotonic,
+        "smoothness": SMOOTHNESS_NAMES[p.smoothness],
+        "smooth_rank": p.smoothness,
+        "smooth": p.smoothness == 3,
+        "zero_centred": p.zero_centred,
+        "learnable": act.spec.learnable,
+        "params": {k: v for k, v in act.params.items()},
+        "kinks": [k.at for k in p.kinks],
+        "init_gain": gain,
+        "paper": act.spec.paper,
+        "year": act.spec.year,
     }
 
 
-def build(output_dir: str | Path, names: Iterable[str] | None = None, *, x_range: tuple[float, float] = (-5, 5),
-          title: str = "actlab: activation functions", progress: Callable[[str], None] | None = None) -> Path:
+def build(
+    output_dir: str | Path,
+    names: Iterable[str] | None = None,
+    *,
+    x_range: tuple[float, float] = (-5, 5),
+    title: str = "actlab: activation functions",
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Write the gallery into ``output_dir`` (created if needed); returns the path of ``index.html``."""
     from . import curves, formula_svg, mathtext
 
@@ -106,13 +125,17 @@ def build(output_dir: str | Path, names: Iterable[str] | None = None, *, x_range
         if progress:
             progress(act.name)
         slug = _slug(act.name)
-        fig = curves(act, derivative=act.is_elementwise, x_range=x_range, points=401, figsize=(4.6, 3.2),
-                     title="")
+        fig = curves(
+            act, derivative=act.is_elementwise, x_range=x_range, points=401, figsize=(4.6, 3.2), title=""
+        )
         fig.savefig(out / "plots" / f"{slug}.svg", format="svg", metadata={"Date": None})
         f_tex, d_tex, f_expr, d_expr = formulas(act)
         f_img = _formula_image(f_tex, f_expr, "f(x)", out / "formulas" / f"{slug}.svg", formula_svg, mathtext)
-        d_img = (_formula_image(d_tex, d_expr, "f'(x)", out / "formulas" / f"{slug}-d.svg", formula_svg, mathtext)
-                 if d_tex else None)
+        d_img = (
+            _formula_image(d_tex, d_expr, "f'(x)", out / "formulas" / f"{slug}-d.svg", formula_svg, mathtext)
+            if d_tex
+            else None
+        )
         gain = gain_of(act)
         row = _row(act, gain)
         rows.append(row)
@@ -128,14 +151,14 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
-def _formula_image(tex: str, expr: Any, lhs: str, path: Path, render: Callable, to_mathtext: Callable) -> str | None:
+def _formula_image(
+    tex: str, expr: Any, lhs: str, path: Path, render: Callable, to_mathtext: Callable
+) -> str | None:
     """Render the formula; first as mathtext from sympy (no ``cases``), else the LaTeX as given."""
     candidates = []
     if expr is not None:
-        try:
+        with contextlib.suppress(Exception):  # the LaTeX as given is the fallback
             candidates.append(f"{lhs} = {to_mathtext(expr)}")
-        except Exception:  # noqa: BLE001
-            pass
     candidates.append(tex)
     for c in candidates:
         if len(c) > 1500:  # a formula too long to read as an image: the LaTeX source is shown instead
@@ -149,13 +172,22 @@ def _yn(v: bool) -> str:
     return "yes" if v else "no"
 
 
-def _card(act: Activation, row: dict[str, Any], slug: str, f_tex: str, d_tex: str | None,
-          f_img: str | None, d_img: str | None) -> str:
+def _card(
+    act: Activation,
+    row: dict[str, Any],
+    slug: str,
+    f_tex: str,
+    d_tex: str | None,
+    f_img: str | None,
+    d_img: str | None,
+) -> str:
     e = html.escape
     s = act.spec
-    parts = [f'<article class="card" id="act-{slug}">',
-             f'<h2><a href="#act-{slug}">{e(act.name)}</a> <span class="fam">{e(act.family)}</span></h2>',
-             f'<p class="desc">{e(s.description)}</p>']
+    parts = [
+        f'<article class="card" id="act-{slug}">',
+        f'<h2><a href="#act-{slug}">{e(act.name)}</a> <span class="fam">{e(act.family)}</span></h2>',
+        f'<p class="desc">{e(s.description)}</p>',
+    ]
     if s.aliases:
         parts.append(f'<p class="aliases">also: {", ".join(e(a) for a in s.aliases)}</p>')
     parts.append('<div class="figs">')
@@ -170,7 +202,9 @@ def _card(act: Activation, row: dict[str, Any], slug: str, f_tex: str, d_tex: st
         else:
             parts.append(f'<pre class="tex">{e(tex)}</pre>')
     if not act.is_elementwise:
-        parts.append('<p class="note">Vector-valued: the plot shows the first output for the input (x, 0).</p>')
+        parts.append(
+            '<p class="note">Vector-valued: the plot shows the first output for the input (x, 0).</p>'
+        )
     tex_src = e(f_tex) + ("\n" + e(d_tex) if d_tex else "")
     parts.append(f"<details><summary>LaTeX source</summary><pre>{tex_src}</pre></details>")
     parts.append("</div></div>")
@@ -187,11 +221,15 @@ def _card(act: Activation, row: dict[str, Any], slug: str, f_tex: str, d_tex: st
     dl.append("</dl>")
     parts += dl
     if s.params:
-        parts.append('<table class="params"><thead><tr><th>parameter</th><th>default</th><th>valid</th>'
-                     '<th>learnable</th><th>meaning</th></tr></thead><tbody>')
+        parts.append(
+            '<table class="params"><thead><tr><th>parameter</th><th>default</th><th>valid</th>'
+            "<th>learnable</th><th>meaning</th></tr></thead><tbody>"
+        )
         for prm in s.params:
-            parts.append(f"<tr><td>{e(prm.name)}</td><td>{_num(prm.default)}</td><td>{e(prm.interval)}</td>"
-                         f"<td>{_yn(prm.learnable)}</td><td>{e(prm.doc)}</td></tr>")
+            parts.append(
+                f"<tr><td>{e(prm.name)}</td><td>{_num(prm.default)}</td><td>{e(prm.interval)}</td>"
+                f"<td>{_yn(prm.learnable)}</td><td>{e(prm.doc)}</td></tr>"
+            )
         parts.append("</tbody></table>")
     if s.paper:
         year = f" ({s.year})" if s.year else ""
@@ -216,7 +254,8 @@ table { border-collapse: collapse; width: 100%; }
 #props th, #props td { border-bottom: 1px solid var(--line); padding: .25rem .45rem; text-align: left;
                        white-space: nowrap; }
 #props th { cursor: pointer; user-select: none; position: sticky; top: 0; background: #f6f7f9; }
-#props th[aria-sort=ascending]::after { content: " ▲"; } #props th[aria-sort=descending]::after { content: " ▼"; }
+#props th[aria-sort=ascending]::after { content: " ▲"; }
+#props th[aria-sort=descending]::after { content: " ▼"; }
 #props tr.hidden { display: none; }
 .card { border-top: 1px solid var(--line); padding: 1rem 0; }
 .card h2 { margin: 0 0 .2rem; font-size: 1.25rem; } .card h2 a { color: inherit; text-decoration: none; }
@@ -228,7 +267,8 @@ table { border-collapse: collapse; width: 100%; }
 pre { white-space: pre-wrap; word-break: break-word; font-size: .8rem; background: #f6f7f9; padding: .4rem; }
 dl.props { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem; margin: .5rem 0; }
 dl.props dt { color: var(--muted); } dl.props dd { margin: 0; }
-table.params td, table.params th { border-bottom: 1px solid var(--line); padding: .2rem .4rem; text-align: left; }
+table.params td, table.params th { border-bottom: 1px solid var(--line); padding: .2rem .4rem;
+                                   text-align: left; }
 .paper { font-style: italic; }
 """
 
@@ -294,10 +334,17 @@ _JS = """
 """
 
 _COLUMNS = [  # header, key, type
-    ("name", "name", "text"), ("family", "family", "text"), ("min f", "lo", "num"), ("max f", "hi", "num"),
-    ("monotonic", "monotonic", "text"), ("smoothness", "smooth_rank", "num"),
-    ("zero-centred", "zero_centred", "text"), ("learnable", "learnable", "text"), ("kinks", "kinks", "num"),
-    ("init gain", "init_gain", "num"), ("year", "year", "num"),
+    ("name", "name", "text"),
+    ("family", "family", "text"),
+    ("min f", "lo", "num"),
+    ("max f", "hi", "num"),
+    ("monotonic", "monotonic", "text"),
+    ("smoothness", "smooth_rank", "num"),
+    ("zero-centred", "zero_centred", "text"),
+    ("learnable", "learnable", "text"),
+    ("kinks", "kinks", "num"),
+    ("init gain", "init_gain", "num"),
+    ("year", "year", "num"),
 ]
 
 
@@ -305,7 +352,9 @@ def _table_row(row: dict[str, Any], slug: str) -> str:
     e = html.escape
     search = " ".join([row["name"], row["family"], row["description"], *row["aliases"]]).lower()
     attrs = {
-        "data-card": f"act-{slug}", "data-family": row["family"], "data-search": search,
+        "data-card": f"act-{slug}",
+        "data-family": row["family"],
+        "data-search": search,
         **{f"data-{k}": _yn(row[k]) for k in _YESNO},
     }
     cells = []
@@ -344,9 +393,10 @@ def _page(title: str, rows: list[dict[str, Any]], cards: list[str]) -> str:
     body = "\n".join(_table_row(r, _slug(r["name"])) for r in rows)
     fam_opts = "".join(f'<option value="{e(f)}">{e(f)}</option>' for f in families)
     yn = "".join(
-        f'<select data-filter="{k}" aria-label="{k.replace("_", "-")}"><option value="">{k.replace("_", "-")}: any'
-        f'</option><option value="yes">{k.replace("_", "-")}: yes</option><option value="no">'
-        f'{k.replace("_", "-")}: no</option></select>' for k in _YESNO)
+        f'<select data-filter="{k}" aria-label="{lab}"><option value="">{lab}: any</option>'
+        f'<option value="yes">{lab}: yes</option><option value="no">{lab}: no</option></select>'
+        for k, lab in ((k, k.replace("_", "-")) for k in _YESNO)
+    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -107,7 +107,9 @@ def _ensure_formula(name: str, formula: str, params: dict[str, float]) -> None:
     try:
         from ..functions import formula as formula_mod  # lazy: the formula parser
     except ImportError as e:  # pragma: no cover - depends on the formula module being present
-        raise ConfigError(f"activation {name!r}: formula activations need actlab.functions.formula ({e})") from None
+        raise ConfigError(
+            f"activation {name!r}: formula activations need actlab.functions.formula ({e})"
+        ) from None
     import warnings
 
     with warnings.catch_warnings():

@@ -313,9 +313,9 @@ def ensemble_forward(
 
 def reference_module(arch: Arch, act_module: Any, P: dict[str, Any], Bf: dict[str, Any]) -> Any:
     """The same network for one member as a plain ``nn.Sequential``, loaded with its initial weights."""
-    import torch
     from torch import nn
 
+    dtype = P["Wo"].dtype  # build in the run's dtype: a float32 layer would round float64 weights
     layers: list[Any] = []
     bn: Any
     conv: Any
@@ -323,12 +323,12 @@ def reference_module(arch: Arch, act_module: Any, P: dict[str, Any], Bf: dict[st
         c, hh, ww = arch.image_shape  # type: ignore[misc]
         layers.append(nn.Unflatten(1, (c, hh, ww)))
         for j, (ci, co, pool) in enumerate(arch.conv_plan()):
-            conv = nn.Conv2d(ci, co, 3, padding=1)
+            conv = nn.Conv2d(ci, co, 3, padding=1, dtype=dtype)
             conv.weight.data.copy_(P[f"K{j}"])
             conv.bias.data.copy_(P[f"kb{j}"])
             layers.append(conv)
             if arch.batch_norm:
-                bn = nn.BatchNorm2d(co)
+                bn = nn.BatchNorm2d(co, dtype=dtype)
                 bn.weight.data.copy_(P[f"kg{j}"])
                 bn.bias.data.copy_(P[f"kbeta{j}"])
                 layers.append(bn)
@@ -337,24 +337,23 @@ def reference_module(arch: Arch, act_module: Any, P: dict[str, Any], Bf: dict[st
                 layers.append(nn.MaxPool2d(2))
         layers.append(nn.Flatten())
     for i, (di, do) in enumerate(arch.dense_layers):
-        lin = nn.Linear(di, do)
+        lin = nn.Linear(di, do, dtype=dtype)
         lin.weight.data.copy_(P[f"W{i}"].T)
         lin.bias.data.copy_(P[f"b{i}"][0])
         layers.append(lin)
         if arch.batch_norm:
-            bn = nn.BatchNorm1d(do)
+            bn = nn.BatchNorm1d(do, dtype=dtype)
             bn.weight.data.copy_(P[f"g{i}"])
             bn.bias.data.copy_(P[f"beta{i}"])
             layers.append(bn)
         layers.append(copy.deepcopy(act_module))
         if arch.dropout > 0:
             layers.append(nn.Dropout(arch.dropout))
-    out = nn.Linear(arch.dense_layers[-1][1], arch.n_out)
+    out = nn.Linear(arch.dense_layers[-1][1], arch.n_out, dtype=dtype)
     out.weight.data.copy_(P["Wo"].T)
     out.bias.data.copy_(P["bo"][0])
     layers.append(out)
-    dtype = P["Wo"].dtype
-    return nn.Sequential(*layers).to(dtype if dtype == torch.float64 else torch.float32)
+    return nn.Sequential(*layers)
 
 
 # --------------------------------------------------------------------------- losses and metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any, Literal
 
 import torch
 
-from ._trace import TraceError, Traced, trace
+from ._trace import Traced, TraceError, trace
 
 log = logging.getLogger("actlab.kernels")
 
@@ -53,8 +54,10 @@ class _Entry:
     def __init__(self, spec: Any) -> None:
         self.spec = spec
         self.lock = threading.Lock()
-        self.generic: Traced | None | bool = False  # False: not traced yet; None: needs specialization
+        # False: not traced yet; None: the trace needs parameter values (specialized builds)
+        self.generic: dict[str, Traced] | None | bool = False
         self.built: dict[tuple, Any] = {}
+        self.fused: dict[str, FusedKernel | None] = {}
         self.error: str | None = None
 
     def traced(self, params: dict[str, float] | None) -> dict[str, Traced] | None:
@@ -64,6 +67,8 @@ class _Entry:
         rw = REWRITES.get(self.spec.name)
         kw = {} if rw is None else {"forward": rw.forward, "derivative": rw.derivative,
                                     "grad_from": rw.grad_from}
+        if os.environ.get("ACTLAB_NO_REWRITES"):
+            kw = {}
         if self.generic is False:
             try:
                 self.generic = _pair(self.spec, None, kw)
@@ -158,6 +163,16 @@ def kernel(spec: Any, backend: str) -> FusedKernel | None:
 
     spec = actlab.spec(spec)
     e = _entry(spec)
+    try:
+        return e.fused[backend]
+    except KeyError:
+        pass
+    k = _make_kernel(spec, e, backend)
+    e.fused[backend] = k
+    return k
+
+
+def _make_kernel(spec: Any, e: _Entry, backend: str) -> FusedKernel | None:
 
     def get(params: dict[str, float]) -> Any:
         k = e.kernels(backend, params)

@@ -60,7 +60,30 @@ _PRELUDE = r"""
 #define OPAQUE(v) (v)
 #endif
 
-typedef struct { const void* a; const void* b; void* c; void* d; const double* p; int64_t n; int64_t chunk; } args_t;
+/* e^a for arguments that are often far out (e^(x + e^x), e^(e^x)): libmvec's vector exp hands the
+   whole vector to scalar code as soon as one lane is beyond about +-87 (float) / +-708 (double).
+   Far arguments are halved (exactly) into the fast range and the result squared: one more
+   rounding, and e^a = 0 / inf beyond the clamp as it should be. */
+static inline float EXP_f32(float a) {
+  const float f = fabsf(a) > 80.0f ? 0.5f : 1.0f;
+  float h = a * f;
+  h = h < -80.0f ? -80.0f : h;
+  h = h > 80.0f ? 80.0f : h;
+  const float e = expf(h);
+  return e * (f < 1.0f ? e : 1.0f);
+}
+static inline double EXP_f64(double a) {
+  const double f = fabs(a) > 700.0 ? 0.5 : 1.0;
+  double h = a * f;
+  h = h < -700.0 ? -700.0 : h;
+  h = h > 700.0 ? 700.0 : h;
+  const double e = exp(h);
+  return e * (f < 1.0 ? e : 1.0);
+}
+
+typedef struct {
+  const void* a; const void* b; void* c; void* d; const double* p; int64_t n; int64_t chunk;
+} args_t;
 typedef void (*body_t)(const args_t*, int64_t, int64_t);
 typedef struct { body_t f; const args_t* A; int64_t lo, hi; } job_t;
 
@@ -134,6 +157,8 @@ class _Emitter:
             return f"(({T}){a[0]})"
         if op == "cos":  # the barrier keeps gcc from fusing sin(a), cos(a) into an unvectorizable sincos
             return f"cos{s}(OPAQUE({a[0]}))"
+        if op == "exp" and inloop and _simd_ok() and _nested_exp(n.args[0]):
+            return f"EXP_{self.dt}({a[0]})"
         if op in LIBM_UNARY:
             return f"{op}{s}({a[0]})"
         if op == "abs":
@@ -167,6 +192,11 @@ class _Emitter:
         if op in ("where", "bwhere"):
             return f"({a[0]} ? {a[1]} : {a[2]})"
         raise NotImplementedError(f"C emitter: op {op!r}")
+
+
+def _nested_exp(n: Node) -> bool:
+    """Does ``n`` contain an exponential (so that e^n is routinely far out of range)?"""
+    return any(m.op in ("exp", "expm1", "exp2", "sinh", "cosh") for m in topo([n]))
 
 
 def emit_function(prog: Program, name: str, dt: str) -> str:
@@ -266,10 +296,7 @@ _STATUS: dict[str, str] = {}
 
 def cache_dir() -> Path:
     root = os.environ.get("ACTLAB_CACHE_DIR")
-    if root:
-        base = Path(root)
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "actlab"
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "actlab"
     return base / "kernels" / "cpu"
 
 

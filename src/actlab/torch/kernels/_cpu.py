@@ -89,10 +89,7 @@ class CpuKernels:
         if self.saves == "mask":
             dt = torch.float64 if grad.dtype == torch.float64 else torch.float32
             g = grad.to(dt).contiguous()
-            if not len(self.traced.mask_bits or ()):
-                s_ptr = None
-            else:
-                s_ptr = saved.contiguous().data_ptr()
+            s_ptr = saved.contiguous().data_ptr() if self.traced.mask_bits else None
         else:
             s, _ = _compute(saved)
             dt = s.dtype

@@ -53,7 +53,8 @@ def _c_source(m: int, n: int) -> str:
         setup = f"""
   typedef {T} T;
   const double* p = A->p;
-  T as[{m + 1}], al[{m + 1}], es[{m + 1}], el[{m + 1}], bs[{n + 1}], bl[{n + 1}], hs[{n + 1}], hl[{n + 1}], B[{n + 1}];
+  T as[{m + 1}], al[{m + 1}], es[{m + 1}], el[{m + 1}];
+  T bs[{n + 1}], bl[{n + 1}], hs[{n + 1}], hl[{n + 1}], B[{n + 1}];
   B[0] = 1;
   for (int k = 1; k <= {n}; k++) B[k] = (T)fabs(p[{m} + k]);
   for (int j = 0; j <= {m}; j++) {{
@@ -202,10 +203,7 @@ def _cpu_backward(x: torch.Tensor, g: torch.Tensor, a: list[float], b: list[floa
 def _triton_source(m: int, n: int) -> str:
     K = 2 * (m + 1) + 2 * (n + 1)
     d = m - n
-    if d >= 0:
-        s_large = " * ".join(["ax"] * d) or "one"
-    else:
-        s_large = "one / (" + " * ".join(["ax"] * (-d)) + ")"
+    s_large = (" * ".join(["ax"] * d) or "one") if d >= 0 else "one / (" + " * ".join(["ax"] * (-d)) + ")"
     sgn = "tl.where(x < 0, -one, one)" if m % 2 else "one"
     lines = ["import triton", "import triton.language as tl", "", ""]
 
@@ -260,7 +258,8 @@ def _triton_source(m: int, n: int) -> str:
               "    f = s * Pv * iq",
               "    sg = tl.where(small, tl.where(x > 0, one, tl.where(x < 0, -one, zero)), one)",
               "    L = tl.where(small, one, r)",
-              "    tl.store(GX + offs, (g * (L * (s * Ev - f * sg * Hv) * iq)).to(GX.dtype.element_ty), mask=inb)",
+              "    gx = g * (L * (s * Ev - f * sg * Hv) * iq)",
+              "    tl.store(GX + offs, gx.to(GX.dtype.element_ty), mask=inb)",
               "    wa = tl.where(inb, g * s * iq, zero)",
               "    wb = tl.where(inb, -g * f * iq, zero)",
               "    ms = tl.where(small, one, zero)",

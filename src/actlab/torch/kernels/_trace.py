@@ -524,10 +524,8 @@ def _trace(name, fwd, der, gfrom, names, values, dtype) -> Traced:
 
     g = Graph(dtype)
     ops = TraceOps(g)
-    if values is None:
-        p = {k: g.param(i, k) for i, k in enumerate(names)}
-    else:
-        p = {k: float(values[k]) for k in names}
+    p: dict[str, Any] = ({k: g.param(i, k) for i, k in enumerate(names)} if values is None
+                         else {k: float(values[k]) for k in names})
     x = g.input("x")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

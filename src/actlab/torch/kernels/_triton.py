@@ -37,9 +37,9 @@ from ._trace import Node, Program, Traced, programs, topo
 BLOCK = 1024
 NUM_WARPS = 4
 CT = {"f32": "tl.float32", "f64": "tl.float64"}
-LIBDEVICE_UNARY = {"exp", "expm1", "log", "log1p", "log2", "log10", "exp2", "sqrt", "sin", "cos", "tan", "tanh",
-                   "sinh", "cosh", "atan", "asin", "acos", "asinh", "acosh", "atanh", "erf", "erfc", "cbrt",
-                   "floor", "ceil", "trunc", "rint"}
+LIBDEVICE_UNARY = {"exp", "expm1", "log", "log1p", "log2", "log10", "exp2", "sqrt", "sin", "cos", "tan",
+                   "tanh", "sinh", "cosh", "atan", "asin", "acos", "asinh", "acosh", "atanh", "erf", "erfc",
+                   "cbrt", "floor", "ceil", "trunc", "rint"}
 LIBDEVICE_BINARY = {"pow", "atan2", "hypot", "copysign", "fmod"}
 
 
@@ -260,7 +260,8 @@ class TritonKernels:
     def _launch(self, prog: str, x: torch.Tensor, a, b, c, d, params: dict[str, float]) -> None:
         dt = "f64" if x.dtype == torch.float64 else "f32"
         name = f"{prog}_{dt}"
-        vals = () if self.traced.specialized is not None else tuple(float(params[k]) for k in self.param_names)
+        vals = () if self.traced.specialized is not None else tuple(
+            float(params[k]) for k in self.param_names)
         p = params_tensor(vals + tuple(self._consts[name]), x.device)
         n = x.numel()
         fn = getattr(self._mod, name)
