@@ -371,7 +371,6 @@ def hostile_corpus(s: str) -> list[str]:
         "0 < x",
         "x == x",
         "where(x > 0 > x > 0 > x, 1, 0)",
-        "erf(10**300)",
         "where(x if x > 0 else x > 1, 1, 0)",
         "beta.__class__",
         "beta()",

@@ -88,35 +88,31 @@ class Browser:
         to_chrome_r, self._w = os.pipe()
         self._r, from_chrome_w = os.pipe()
 
-        def child() -> None:  # runs in the child before exec: put the pipe ends on fds 3 and 4
-            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
-            for src, dst in ((a, 3), (b, 4)):
-                os.dup2(src, dst)
-                os.set_inheritable(dst, True)
-
+        args = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-sync",
+            "--disable-component-update",
+            "--disable-dev-shm-usage",
+            "--mute-audio",
+            f"--user-data-dir={self.profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
+        # The shell puts the pipe ends on fds 3 and 4 (what --remote-debugging-pipe reads and writes), so
+        # no Python code runs between fork and exec.
         self.proc = subprocess.Popen(
-            [
-                exe,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-extensions",
-                "--disable-sync",
-                "--disable-component-update",
-                "--disable-dev-shm-usage",
-                "--mute-audio",
-                f"--user-data-dir={self.profile}",
-                "--remote-debugging-pipe",
-                "about:blank",
-            ],
+            ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            close_fds=False,
-            preexec_fn=child,
+            pass_fds=(to_chrome_r, from_chrome_w),
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
