@@ -16,6 +16,15 @@ import actlab
 from actlab.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _restore_registry():
+    """Activations defined by a test (e.g. through --formula) do not outlive it."""
+    before = set(actlab.names())
+    yield
+    for name in set(actlab.names()) - before:
+        actlab.unregister(name, missing_ok=True)
+
+
 def run(capsys, *args):
     code = main(list(args))
     out, err = capsys.readouterr()

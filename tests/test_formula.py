@@ -20,6 +20,15 @@ from actlab.functions.formula import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _restore_registry():
+    """Activations defined by a test (e.g. through --formula) do not outlive it."""
+    before = set(actlab.names())
+    yield
+    for name in set(actlab.names()) - before:
+        actlab.unregister(name, missing_ok=True)
+
+
 @pytest.fixture
 def fresh():
     """Names defined in a test are unregistered afterwards."""

@@ -60,6 +60,25 @@ def test_every_activation_has_a_card_plot_and_formula(site):
     assert page.count("<tr data-card=") == len(names)
 
 
+def test_one_broken_entry_does_not_sink_the_page(tmp_path, monkeypatch):
+    import actlab.plot as ap
+
+    real = ap.curves
+
+    def flaky(act, **kw):
+        if getattr(act, "name", "") == "tanh":
+            raise RuntimeError("boom")
+        return real(act, **kw)
+
+    monkeypatch.setattr(ap, "curves", flaky)
+    heard: list[str] = []
+    index = gallery(tmp_path / "site", names=["relu", "tanh"], on_problem=heard.append)
+    page = index.read_text()
+    assert heard == ["tanh: no plot: boom"]
+    assert 'id="act-tanh"' in page and "no plot: boom" in page and "plots/tanh.svg" not in page
+    assert (tmp_path / "site" / "plots" / "relu.svg").exists()
+
+
 def test_plot_files_are_self_contained(site):
     svg = (site.parent / "plots" / "relu.svg").read_text()
     assert not re.search(r"""(href|src)\s*=\s*["'](https?:|//)""", svg)
@@ -105,10 +124,11 @@ class Browser:
             "--remote-debugging-pipe",
             "about:blank",
         ]
-        # The shell puts the pipe ends on fds 3 and 4 (what --remote-debugging-pipe reads and writes), so
-        # no Python code runs between fork and exec.
+        # bash puts the pipe ends on fds 3 and 4 (what --remote-debugging-pipe reads and writes), so no
+        # Python code runs between fork and exec (dash cannot redirect from fds above 9).
+        shell = shutil.which("bash") or "/bin/sh"
         self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', *args],
+            [shell, "-c", f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

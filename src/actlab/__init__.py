@@ -33,6 +33,7 @@ from .core import (
     unregister,
 )
 from .core.registry import families_list as families
+from .functions.formula import NumericalWarning, define
 
 __version__ = "0.1.0"
 
@@ -40,5 +41,5 @@ __all__ = [
     "Activation", "ActivationSpec", "ActlabError", "AxisError", "ConfigError", "DatasetError",
     "FormulaError", "InputTypeError", "Kink", "Param", "ParameterError", "Properties",
     "StoreError", "UnknownActivationError",
-    "catalog", "families", "get", "names", "register", "spec", "unregister", "__version__",
+    "NumericalWarning", "catalog", "define", "families", "get", "names", "register", "spec", "unregister", "__version__",
 ]

@@ -240,7 +240,8 @@ def _print_details(d: dict[str, Any]) -> None:
 
     c = console()
     head = Text(d["name"], style="bold")
-    head.append(f"  {d['family']}" + ("" if d["kind"] == "elementwise" else ", vector-valued"), style="dim")
+    vector = "" if d["kind"] == "elementwise" or d["family"] == "vector" else ", vector-valued"
+    head.append(f"  {d['family']}{vector}", style="dim")
     c.print(head)
     c.print(Text(d["description"]))
     if d.get("defined_by_formula"):

@@ -110,7 +110,9 @@ def register(app: typer.Typer) -> None:
         def progress(name: str) -> None:
             print(f"\r  rendering {name:<30s}", end="", file=sys.stderr, flush=True)
 
-        index = build(output, names=names, x_range=(lo, hi), progress=progress if tty else None)
+        index = build(
+            output, names=names, x_range=(lo, hi), progress=progress if tty else None, on_problem=warn
+        )
         if tty:
             print("\r" + " " * 42 + "\r", end="", file=sys.stderr)
         print(f"wrote {index}")

@@ -107,8 +107,13 @@ def build(
     x_range: tuple[float, float] = (-5, 5),
     title: str = "actlab: activation functions",
     progress: Callable[[str], None] | None = None,
+    on_problem: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write the gallery into ``output_dir`` (created if needed); returns the path of ``index.html``."""
+    """Write the gallery into ``output_dir`` (created if needed); returns the path of ``index.html``.
+
+    An entry that cannot be plotted or differentiated symbolically still gets its card, which says
+    why; ``on_problem`` (default: ``warnings.warn``) hears about it too.
+    """
     from . import curves, formula_svg, mathtext
 
     out = Path(output_dir)
@@ -125,11 +130,21 @@ def build(
         if progress:
             progress(act.name)
         slug = _slug(act.name)
-        fig = curves(
-            act, derivative=act.is_elementwise, x_range=x_range, points=401, figsize=(4.6, 3.2), title=""
-        )
-        fig.savefig(out / "plots" / f"{slug}.svg", format="svg", metadata={"Date": None})
-        f_tex, d_tex, f_expr, d_expr = formulas(act)
+        problems: list[str] = []
+        plot_ok = True
+        try:
+            fig = curves(
+                act, derivative=act.is_elementwise, x_range=x_range, points=401, figsize=(4.6, 3.2), title=""
+            )
+            fig.savefig(out / "plots" / f"{slug}.svg", format="svg", metadata={"Date": None})
+        except Exception as e:  # noqa: BLE001 - one entry must not sink the page; the card says why
+            plot_ok = False
+            problems.append(f"no plot: {_first_line(e)}")
+        try:
+            f_tex, d_tex, f_expr, d_expr = formulas(act)
+        except Exception as e:  # noqa: BLE001
+            f_tex, d_tex, f_expr, d_expr = act.spec.latex or act.spec.description, None, None, None
+            problems.append(f"no symbolic formula: {_first_line(e)}")
         f_img = _formula_image(f_tex, f_expr, "f(x)", out / "formulas" / f"{slug}.svg", formula_svg, mathtext)
         d_img = (
             _formula_image(d_tex, d_expr, "f'(x)", out / "formulas" / f"{slug}-d.svg", formula_svg, mathtext)
@@ -139,12 +154,24 @@ def build(
         gain = gain_of(act)
         row = _row(act, gain)
         rows.append(row)
-        cards.append(_card(act, row, slug, f_tex, d_tex, f_img, d_img))
+        for problem in problems:
+            (on_problem or _warn)(f"{act.name}: {problem}")
+        cards.append(_card(act, row, slug, f_tex, d_tex, f_img, d_img, plot_ok, problems))
     page = _page(title, rows, cards)
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     (out / "activations.json").write_text(json.dumps(rows, indent=1, default=_json_default), encoding="utf-8")
     return index
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _json_default(v: Any) -> Any:
@@ -180,6 +207,8 @@ def _card(
     d_tex: str | None,
     f_img: str | None,
     d_img: str | None,
+    plot_ok: bool = True,
+    problems: list[str] | None = None,
 ) -> str:
     e = html.escape
     s = act.spec
@@ -192,7 +221,10 @@ def _card(
         parts.append(f'<p class="aliases">also: {", ".join(e(a) for a in s.aliases)}</p>')
     parts.append('<div class="figs">')
     alt = f"{act.name}: the function (solid)" + (" and its derivative (dashed)" if act.is_elementwise else "")
-    parts.append(f'<img class="plot" src="plots/{slug}.svg" alt="{e(alt)}" width="331" height="230">')
+    if plot_ok:
+        parts.append(f'<img class="plot" src="plots/{slug}.svg" alt="{e(alt)}" width="331" height="230">')
+    for problem in problems or []:
+        parts.append(f'<p class="note">{e(problem)}</p>')
     parts.append('<div class="formulas">')
     for img, tex, what in ((f_img, f_tex, "formula"), (d_img, d_tex, "derivative")):
         if tex is None:
