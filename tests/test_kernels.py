@@ -190,14 +190,27 @@ def test_saved_for_backward_is_lean(name):
 
 @needs_cc
 @pytest.mark.parametrize("name", ["mish", "relu", "gelu", "elu", "hardtanh", "softplus", "sigmoid"])
-def test_apply_is_an_autograd_function(name):
+def test_kernel_as_an_autograd_function(name):
     if name not in NAMES:
         pytest.skip(f"{name} not in the catalog")
+    act = actlab.get(name)
+    k = _kernel(name)
     x = (torch.randn(300, dtype=torch.float64) * 3).requires_grad_()
-    torch.autograd.gradcheck(lambda t: _api.apply(name, t), (x,))
+    torch.autograd.gradcheck(lambda t: _api._Apply.apply(t, k, dict(act.params)), (x,))
     with torch.no_grad():
-        y = _api.apply(name, x)
-    torch.testing.assert_close(y, actlab.get(name)(x.detach()))
+        y = _api.apply(name, x)  # the dispatcher: kernel, or the catalog where fused() says None
+    torch.testing.assert_close(y, act(x.detach()))
+
+
+@needs_cc
+def test_fused_leaves_measured_losers_to_torch():
+    for name in NAMES:
+        k = _api.fused(name, torch.zeros(1))
+        if name in _api.CPU_SKIP:
+            assert k is None, name
+        else:
+            assert k is not None and k.backend == "cpu", name
+    assert _api.fused(NAMES[0], torch.zeros(1, dtype=torch.int64)) is None
 
 
 @needs_cc
@@ -256,7 +269,7 @@ def test_without_a_compiler_the_generic_path_is_used(tmp_path):
     code = (
         "import torch, actlab\n"
         "from actlab.torch import kernels\n"
-        "assert kernels.fused('silu', torch.zeros(3)) is None\n"
+        "assert kernels.kernel('silu', 'cpu') is None\n"
         "x = torch.randn(10, requires_grad=True)\n"
         "y = kernels.apply('silu', x); y.sum().backward()\n"
         "torch.testing.assert_close(y, actlab.get('silu')(x.detach()))\n"

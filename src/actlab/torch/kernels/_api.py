@@ -17,9 +17,16 @@ log = logging.getLogger("actlab.kernels")
 
 Saves = Literal["input", "output", "mask"]
 
-# Entries for which measurement showed the generic / native path is at least as fast on
-# CPU (benchmarks/kernels.py); fused() returns None for them there.
-CPU_SKIP: frozenset[str] = frozenset()
+# Entries whose CPU kernel was slower, forward+backward, than torch's native kernel in
+# `python -m benchmarks.kernels` (2 threads, 4M float32, 2026-11-23): fused() returns None for
+# them on CPU, so that the caller uses torch's own kernel. Most are memory-bound (the kernel
+# writes a 1-byte mask besides the output, and pays a thread start per call); silu and sigmoid
+# carry the catalog's guards for +-inf and nan, which torch's kernels skip. kernel(name, "cpu")
+# still gives their kernel (tests and benchmarks use it).
+CPU_SKIP: frozenset[str] = frozenset({
+    "exponential", "hardshrink", "hardsigmoid", "hardswish", "hardtanh", "identity", "leaky_relu",
+    "relu", "relu6", "rrelu", "sigmoid", "silu", "softshrink", "threshold",
+})
 
 
 @dataclass(frozen=True)
@@ -242,11 +249,20 @@ class _Apply(torch.autograd.Function):
         return ctx.kernel.backward(saved, g, **ctx.params), None, None
 
 
+_BOUND: dict[tuple, Any] = {}
+
+
 def apply(name: str, x: torch.Tensor, **params: Any) -> torch.Tensor:
     """``f(x)`` with the fused kernel and its fused backward; catalog fallback."""
     import actlab
 
-    act = actlab.get(name, **params)
+    key = (name, tuple(sorted(params.items())))
+    act = _BOUND.get(key)
+    if act is None or act.spec is not actlab.spec(name):
+        act = actlab.get(name, **params)
+        if len(_BOUND) > 1024:
+            _BOUND.clear()
+        _BOUND[key] = act
     k = fused(act.name, x) if act.is_elementwise else None
     if k is None:
         return act(x)

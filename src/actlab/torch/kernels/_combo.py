@@ -125,7 +125,11 @@ class _Combination(torch.autograd.Function):
         w = weights.detach().double().cpu().tolist()
         xc = x.float() if x.dtype in _HALF else x
         xc = xc.contiguous()
-        r = _run(bases, "fwd", xc, None, w)
+        try:
+            r = _run(bases, "fwd", xc, None, w)
+        except Exception as e:  # noqa: BLE001 - no kernel: composite
+            _cgen.log.warning("actlab: combination kernel unavailable (%s); composite used", e)
+            r = None
         y = r[0] if r is not None else _composite(xc, bases, w)
         return y.to(x.dtype)
 
@@ -138,7 +142,11 @@ class _Combination(torch.autograd.Function):
         w = weights.detach().double().cpu().tolist()
         xc = (x.float() if x.dtype in _HALF else x).contiguous()
         gc = g.to(xc.dtype).contiguous()
-        r = _run(bases, "bwd", xc, gc, w)
+        try:
+            r = _run(bases, "bwd", xc, gc, w)
+        except Exception as e:  # noqa: BLE001
+            _cgen.log.warning("actlab: combination kernel unavailable (%s); composite used", e)
+            r = None
         if r is not None:
             gx, sums = r
         else:

@@ -186,6 +186,8 @@ class Graph:
                                          self.where(self.compare("ne", a, a), math.nan, 0.0)))
         if op == "neg" and a.op == "neg":
             return a.args[0]
+        if op in ("abs", "square") and a.op == "neg":  # |-a| = |a|: lets sigmoid(z), sigmoid(-z) share e^-|z|
+            return self.unary(op, a.args[0])
         if a.op == "const":
             folded = _fold_unary(op, a.value)
             if folded is not None:
