@@ -209,12 +209,12 @@ def test_triton_rational_gradcheck(degrees):
     b = torch.randn(n, dtype=torch.float64, generator=g).requires_grad_()
     assert torch.autograd.gradcheck(rational, (x[:40].detach().requires_grad_(), a, b))
     # across program boundaries: many programs, partial sums reduced on the host
-    from actlab.torch.kernels import _rational as R
+    from actlab.torch.kernels import _rational as rational_impl
 
     y = rational(x, a, b)
     gy = torch.randn_like(y)
     y.backward(gy)
-    f, d, da, db = R._terms(x.detach(), a.tolist(), b.tolist())
+    f, d, da, db = rational_impl._terms(x.detach(), a.tolist(), b.tolist())
     torch.testing.assert_close(y.detach(), f)
     torch.testing.assert_close(a.grad, torch.stack([(gy * t).sum() for t in da]))
     torch.testing.assert_close(b.grad, torch.stack([(gy * t).sum() for t in db]))

@@ -41,5 +41,6 @@ __all__ = [
     "Activation", "ActivationSpec", "ActlabError", "AxisError", "ConfigError", "DatasetError",
     "FormulaError", "InputTypeError", "Kink", "Param", "ParameterError", "Properties",
     "StoreError", "UnknownActivationError",
-    "NumericalWarning", "catalog", "define", "families", "get", "names", "register", "spec", "unregister", "__version__",
+    "NumericalWarning", "catalog", "define", "families",
+    "get", "names", "register", "spec", "unregister", "__version__",
 ]
