@@ -168,10 +168,10 @@ torch.manual_seed(0)
 act = actlab.get(name)
 peer = act.spec.peers.get("torch")
 k = _api.kernel(name, "cpu")
-params = dict(act.params)
+kparams = dict(act.params)
 def f(x):
     if variant == "ours":  # the kernel itself (as in the throughput table)
-        return _api._Apply.apply(x, k, params)
+        return _api._Apply.apply(x, k, kparams)
     return peer(torch, x, **act.params)
 lins = [torch.nn.Linear(width, width) for _ in range(layers)]
 params = [p for l in lins for p in l.parameters()]
