@@ -191,8 +191,6 @@ def test_saved_for_backward_is_lean(name):
 @needs_cc
 @pytest.mark.parametrize("name", ["mish", "relu", "gelu", "elu", "hardtanh", "softplus", "sigmoid"])
 def test_kernel_as_an_autograd_function(name):
-    if name not in NAMES:
-        pytest.skip(f"{name} not in the catalog")
     act = actlab.get(name)
     k = _kernel(name)
     x = (torch.randn(300, dtype=torch.float64) * 3).requires_grad_()
@@ -243,8 +241,6 @@ def test_non_contiguous_and_shaped_input():
 
 @needs_cc
 def test_parameters_are_runtime_values():
-    if "elu" not in NAMES:
-        pytest.skip("elu not in the catalog")
     k = _kernel("elu")
     x = torch.linspace(-5, 5, 101, dtype=torch.float64)
     for alpha in (0.1, 1.0, 2.5):
@@ -304,8 +300,6 @@ def test_rational_gradcheck_all_inputs(degrees):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_rational_matches_the_catalog_entry(dtype):
-    if "rational" not in NAMES:
-        pytest.skip("no catalog rational")
     from actlab.torch.kernels import rational
 
     act = actlab.get("rational")
