@@ -115,6 +115,11 @@ class Guard:
                     return real(*a, **k)
                 finally:
                     _ALLOW_EXEC -= 1
+            code_file = getattr(a[0], "co_filename", "") if a else ""
+            if what == "exec" and caller.startswith("importlib") and any(
+                    f"{os.sep}{pkg}{os.sep}" in code_file for pkg in ("sympy", "mpmath")):
+                # the first use of a sympy feature loads its module: library code, not user text
+                return real(*a, **k)
             self.fired.append(f"{what}{a!r:.100} from {caller}")
             raise Escaped(what)
 
@@ -187,6 +192,10 @@ def warm() -> None:
         check_range=(-1, 1),
         warn=False,
     )
+    for f in ("-heaviside(where(x < pi, x, 2))", "max(x, 1) * min(x, 2) + abs(x)"):
+        define(f, register=False, check_range=(-1, 1), warn=False)
+    for name in actlab.names(kind="elementwise"):  # the catalog's sympy forms load on first use
+        actlab.spec(name).sympy()
 
 
 def hostile_corpus(s: str) -> list[str]:

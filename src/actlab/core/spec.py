@@ -116,6 +116,7 @@ class ActivationSpec:
     latex: str = ""
     integer_params: tuple[str, ...] = ()
     check: Callable[..., str | None] | None = None  # cross-parameter constraint: message or None
+    sympy_expression: Any = None  # a ready sympy expression, used instead of parsing `expression`
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -137,7 +138,10 @@ class ActivationSpec:
             raise NotImplementedError(f"{self.name} is vector-valued; use vector_expression")
         symbols = {p: sympy.Symbol(p, real=True) for p in self.param_names}
         x = sympy.Symbol("x", real=True)
-        expr = sympy.parse_expr(self.expression, local_dict={"x": x, **symbols, **_SYMPY_EXTRAS()})
+        if self.sympy_expression is not None:  # e.g. a formula entry: never re-parsed from text
+            expr = self.sympy_expression
+        else:
+            expr = sympy.parse_expr(self.expression, local_dict={"x": x, **symbols, **_SYMPY_EXTRAS()})
         # exact binary value of each float, so the reference sees the same numbers we compute with
         return expr.subs({symbols[k]: sympy.Rational(v) for k, v in params.items()})
 

@@ -1784,6 +1784,7 @@ def define(
         derivative=derivative,
         grad_from="input",
         expression=expression_text,
+        sympy_expression=expr,
         params=tuple(plist),
         properties=props,
         piecewise_linear=pwl,
